@@ -1,0 +1,91 @@
+// Package app is the gitops-local command line: cobra commands that parse
+// flags and hand the work to the bootstrap library. Only Main exits.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Exit codes, documented in the README and in `gitops-local --help`.
+const (
+	// ExitOK means the command did what was asked and found nothing wrong.
+	ExitOK = 0
+	// ExitFindings means the command ran and found problems or differences
+	// (validate findings, diff differences).
+	ExitFindings = 1
+	// ExitFailure means the command could not do its job (bad flags, bad
+	// input, an unreachable cluster, ...).
+	ExitFailure = 2
+)
+
+// Streams are the standard streams a command reads and writes: data goes to
+// Out, progress and errors to ErrOut.
+type Streams struct {
+	In     io.Reader
+	Out    io.Writer
+	ErrOut io.Writer
+}
+
+// ExitError carries an exit code with the error that caused it.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Findings wraps err so that the command exits with ExitFindings.
+func Findings(err error) error { return &ExitError{Code: ExitFindings, Err: err} }
+
+// Main runs the command line with the process's arguments, environment and
+// streams, and returns the exit code. It is the only place the outcome of a
+// command is turned into an exit status.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	streams := Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	return Run(ctx, streams, os.Args[1:], os.LookupEnv)
+}
+
+// Run executes one command line and returns its exit code, printing any error
+// once on ErrOut. lookupEnv resolves GITOPS_LOCAL_* settings.
+func Run(ctx context.Context, streams Streams, args []string, lookupEnv func(string) (string, bool)) int {
+	root := newRootCmd(streams, lookupEnv)
+	root.SetArgs(args)
+	return exitCode(streams.ErrOut, root.ExecuteContext(ctx))
+}
+
+// exitCode prints err once on w, unless the command already reported it, and
+// returns the exit code it stands for.
+func exitCode(w io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	if silent := (*silentError)(nil); !errors.As(err, &silent) {
+		fmt.Fprintf(w, "✗ %v\n", err)
+	}
+	var exitErr *ExitError
+	if errors.As(err, &exitErr) {
+		return exitErr.Code
+	}
+	return ExitFailure
+}
+
+// silentError is an error whose details the command has already reported
+// (for example every validation finding); Run prints nothing more for it.
+type silentError struct{ code int }
+
+func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Silent returns an error that exits with code without printing anything:
+// the command has already said why.
+func Silent(code int) error {
+	return &ExitError{Code: code, Err: &silentError{code: code}}
+}
