@@ -1,0 +1,1 @@
+"""Stand-in for the Ghillie package used by the image tests."""
