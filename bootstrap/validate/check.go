@@ -1,0 +1,91 @@
+// Package validate checks what an environment deploys, with no network and
+// no cluster: every object against its API schema, every reference between
+// objects, and the rules the previews depend on (no duplicate object, no
+// dependsOn cycle, no mutable image tag outside the local environment).
+//
+// Schemas come from three places. Built-in kinds are decoded strictly into
+// client-go's Go types (unknown fields, duplicate fields and wrong types are
+// errors) and their enumerated values are checked. Flux kinds are decoded
+// strictly into the pinned Flux API types and validated against the pinned
+// controllers' CRDs, which are embedded (see fluxcrds). Every other kind is
+// validated against the structural schema of the CRD the environment
+// installs for it, as the API server would: unknown fields (what it would
+// prune), types, enums, required fields, patterns and bounds. A kind no CRD
+// serves is a finding.
+//
+// Reference rules:
+//   - Kustomization spec.sourceRef, spec.dependsOn (namespace defaults to the
+//     referrer's) and non-optional spec.postBuild.substituteFrom;
+//   - HelmRelease spec.chart.spec.sourceRef, spec.chartRef (exactly one of
+//     spec.chart and spec.chartRef), spec.dependsOn and non-optional
+//     spec.valuesFrom; HelmChart spec.sourceRef;
+//   - ExternalSecret spec.secretStoreRef (SecretStore in its namespace, or
+//     ClusterSecretStore);
+//   - Ingress backends name a Service in the Ingress's namespace;
+//   - a namespaced object's namespace is a Namespace object of the
+//     environment, the targetNamespace of a Kustomization, the release
+//     namespace of a HelmRelease with install.createNamespace, or one of
+//     default, kube-system, kube-public, kube-node-lease and flux-system;
+//   - a pod template's non-optional envFrom ConfigMap must be declared; its
+//     non-optional envFrom Secret must be declared, be the target of an
+//     ExternalSecret in the same namespace, or be a Secret an operator
+//     creates for a declared cluster (CloudNativePG "<cluster>-app",
+//     "-superuser", "-ca", "-server", "-replication"; Valkey "<name>"). In
+//     the local environment such Secrets are always allowed: `gitops-local
+//     up` creates the application Secret there, where the cloud uses an
+//     ExternalSecret.
+package validate
+
+import (
+	"fmt"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+)
+
+// Checker runs the checks. It compiles CRD schemas once and reuses them for
+// every environment that installs the same CRD; it is safe for concurrent
+// use.
+type Checker struct {
+	schemas *schemas
+}
+
+// NewChecker returns a Checker with the embedded Flux CRDs compiled.
+func NewChecker() (*Checker, error) {
+	s, err := newSchemas()
+	if err != nil {
+		return nil, fmt.Errorf("preparing schemas: %w", err)
+	}
+	return &Checker{schemas: s}, nil
+}
+
+// Check runs every check over one environment's objects, given the CRDs the
+// environment installs, and returns the findings, sorted. env names the
+// environment in each finding.
+func (c *Checker) Check(env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) ([]manifest.Finding, error) {
+	schemaIx, findings, err := c.schemas.index(crds)
+	if err != nil {
+		return nil, fmt.Errorf("compiling CRD schemas of %s: %w", env, err)
+	}
+	for i := range findings {
+		findings[i].Environment = env
+	}
+	envIx := newEnvIndex(env, objs, schemaIx)
+	for _, o := range objs {
+		if o.Unstructured == nil {
+			continue
+		}
+		// The schema and the reference checks can both object to a field
+		// (an unsupported sourceRef kind): report it once.
+		var own []manifest.Finding
+		own = append(own, checkSchema(env, schemaIx, o)...)
+		own = append(own, checkRefs(envIx, o)...)
+		own = append(own, checkImageTags(env, o)...)
+		findings = append(findings, dedupeFields(own)...)
+	}
+	findings = append(findings, checkDuplicates(env, objs)...)
+	findings = append(findings, checkCycles(env, objs)...)
+	manifest.SortFindings(findings)
+	return findings, nil
+}

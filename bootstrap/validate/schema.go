@@ -1,0 +1,376 @@
+package validate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	sourcev1beta2 "github.com/fluxcd/source-controller/api/v1beta2"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	kjson "sigs.k8s.io/json"
+	"sigs.k8s.io/yaml"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/validate/fluxcrds"
+)
+
+// fluxScheme holds the Go API types of the pinned Flux controllers, so that
+// Flux objects can be decoded strictly into them.
+var fluxScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(sourcev1.AddToScheme(s))
+	utilruntime.Must(sourcev1beta2.AddToScheme(s))
+	utilruntime.Must(kustomizev1.AddToScheme(s))
+	utilruntime.Must(helmv2.AddToScheme(s))
+	return s
+}()
+
+// crdVersion is one served version of a CRD, compiled for validation.
+type crdVersion struct {
+	crd        string // the CRD's name, for messages
+	namespaced bool
+	structural *structuralschema.Structural
+	validator  apiservervalidation.SchemaValidator
+}
+
+// compiledCRD is every version of one CRD, compiled once and shared.
+type compiledCRD struct {
+	group    string
+	kind     string
+	versions map[string]*crdVersion // served versions only
+	err      error                  // the CRD's schema could not be compiled
+}
+
+// schemas compiles CRD schemas and caches them by content, so that the CRDs
+// environments share are compiled once.
+type schemas struct {
+	mu    sync.Mutex
+	cache map[[sha256.Size]byte]*compiledCRD
+	flux  []*compiledCRD
+}
+
+func newSchemas() (*schemas, error) {
+	s := &schemas{cache: map[[sha256.Size]byte]*compiledCRD{}}
+	crds, err := loadFluxCRDs()
+	if err != nil {
+		return nil, err
+	}
+	for _, crd := range crds {
+		c, err := s.compile(crd)
+		if err != nil {
+			return nil, err
+		}
+		if c.err != nil {
+			return nil, fmt.Errorf("compiling embedded Flux CRD %s: %w", crd.Name, c.err)
+		}
+		s.flux = append(s.flux, c)
+	}
+	return s, nil
+}
+
+// loadFluxCRDs decodes the embedded Flux CRDs.
+func loadFluxCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
+	files, err := fs.Glob(fluxcrds.FS, "*.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("listing embedded Flux CRDs: %w", err)
+	}
+	var out []*apiextensionsv1.CustomResourceDefinition
+	for _, f := range files {
+		data, err := fluxcrds.FS.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading embedded Flux CRD %s: %w", f, err)
+		}
+		crd := &apiextensionsv1.CustomResourceDefinition{}
+		if err := yaml.Unmarshal(data, crd); err != nil {
+			return nil, fmt.Errorf("decoding embedded Flux CRD %s: %w", f, err)
+		}
+		out = append(out, crd)
+	}
+	return out, nil
+}
+
+// compile returns the compiled form of crd, from the cache when the same CRD
+// was compiled before. A CRD whose schema does not compile is returned with
+// err set, so that it becomes a finding rather than a failure.
+func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compiledCRD, error) {
+	spec, err := json.Marshal(crd.Spec)
+	if err != nil {
+		return nil, fmt.Errorf("encoding CRD %s: %w", crd.Name, err)
+	}
+	key := sha256.Sum256(spec)
+	s.mu.Lock()
+	c, ok := s.cache[key]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c = &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
+	for _, v := range crd.Spec.Versions {
+		if !v.Served {
+			continue
+		}
+		cv := &crdVersion{crd: crd.Name, namespaced: crd.Spec.Scope != apiextensionsv1.ClusterScoped}
+		if v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
+			internal := &apiextensions.JSONSchemaProps{}
+			if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, internal, nil); err != nil {
+				c.err = fmt.Errorf("converting schema of version %s: %w", v.Name, err)
+				break
+			}
+			st, err := structuralschema.NewStructural(internal)
+			if err != nil {
+				c.err = fmt.Errorf("schema of version %s is not structural: %w", v.Name, err)
+				break
+			}
+			val, _, err := apiservervalidation.NewSchemaValidator(internal)
+			if err != nil {
+				c.err = fmt.Errorf("schema of version %s: %w", v.Name, err)
+				break
+			}
+			cv.structural, cv.validator = st, val
+		}
+		c.versions[v.Name] = cv
+	}
+	s.mu.Lock()
+	s.cache[key] = c
+	s.mu.Unlock()
+	return c, nil
+}
+
+// schemaIndex finds the schema of a group/version/kind in one environment.
+type schemaIndex struct {
+	byGVK map[schema.GroupVersionKind]*crdVersion
+	// byGK lists the served versions of every group/kind, for messages.
+	byGK map[schema.GroupKind][]string
+}
+
+// index builds the lookup for an environment's CRDs plus the Flux CRDs. The
+// environment's own CRDs win over the embedded Flux ones. CRDs that do not
+// compile are returned as findings.
+func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition) (*schemaIndex, []manifest.Finding, error) {
+	ix := &schemaIndex{byGVK: map[schema.GroupVersionKind]*crdVersion{}, byGK: map[schema.GroupKind][]string{}}
+	var findings []manifest.Finding
+	add := func(c *compiledCRD) {
+		gk := schema.GroupKind{Group: c.group, Kind: c.kind}
+		if _, seen := ix.byGK[gk]; seen {
+			return
+		}
+		vs := make([]string, 0, len(c.versions))
+		for v, cv := range c.versions {
+			ix.byGVK[gk.WithVersion(v)] = cv
+			vs = append(vs, v)
+		}
+		sort.Strings(vs)
+		ix.byGK[gk] = vs
+	}
+	for _, crd := range crds {
+		if crd == nil {
+			continue
+		}
+		c, err := s.compile(crd)
+		if err != nil {
+			return nil, nil, err
+		}
+		if c.err != nil {
+			findings = append(findings, manifest.Finding{
+				Object:  manifest.Ref("CustomResourceDefinition", "", crd.Name),
+				Field:   "spec.versions",
+				Message: c.err.Error(),
+			})
+			continue
+		}
+		add(c)
+	}
+	for _, c := range s.flux {
+		add(c)
+	}
+	return ix, findings, nil
+}
+
+// isBuiltin reports whether gvk is a Kubernetes built-in API type.
+func isBuiltin(gvk schema.GroupVersionKind) bool {
+	return clientgoscheme.Scheme.Recognizes(gvk)
+}
+
+// builtinGroups are the API groups Kubernetes serves itself; an unknown
+// version or kind in one of them is not a missing CRD.
+func isBuiltinGroup(group string) bool {
+	for _, gv := range clientgoscheme.Scheme.PrioritizedVersionsAllGroups() {
+		if gv.Group == group {
+			return true
+		}
+	}
+	return false
+}
+
+// checkSchema validates one object against the schema of its kind and
+// returns every problem found.
+func checkSchema(env string, ix *schemaIndex, obj manifest.Object) []manifest.Finding {
+	fb := finder(env, obj)
+	gvk := obj.GroupVersionKind()
+	if gvk.Kind == "" || obj.GetAPIVersion() == "" {
+		return []manifest.Finding{fb("", "object has no apiVersion or kind")}
+	}
+	var out []manifest.Finding
+	out = append(out, checkMetadata(fb, obj)...)
+	switch {
+	case isBuiltin(gvk):
+		out = append(out, strictDecode(fb, clientgoscheme.Scheme, obj)...)
+		out = append(out, checkBuiltinEnums(fb, obj)...)
+	case ix.byGVK[gvk] != nil:
+		cv := ix.byGVK[gvk]
+		out = append(out, validateCR(fb, cv, obj)...)
+		if fluxScheme.Recognizes(gvk) {
+			out = append(out, strictDecode(fb, fluxScheme, obj)...)
+		}
+	default:
+		msg := fmt.Sprintf("no CRD for group %q version %q kind %q", gvk.Group, gvk.Version, gvk.Kind)
+		if vs := ix.byGK[gvk.GroupKind()]; len(vs) > 0 {
+			msg += fmt.Sprintf(" (served versions: %s)", strings.Join(vs, ", "))
+		} else if isBuiltinGroup(gvk.Group) {
+			msg = fmt.Sprintf("no built-in API for group %q version %q kind %q", gvk.Group, gvk.Version, gvk.Kind)
+		}
+		out = append(out, fb("apiVersion", msg))
+	}
+	return dedupeFields(out)
+}
+
+// dedupeFields keeps the first finding for each field: the schema and the
+// strict decoder often report the same unknown or mistyped field.
+func dedupeFields(fs []manifest.Finding) []manifest.Finding {
+	seen := map[string]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		if f.Field != "" && seen[f.Field] {
+			continue
+		}
+		seen[f.Field] = true
+		out = append(out, f)
+	}
+	return out
+}
+
+// validateCR checks a custom resource against its CRD's structural schema:
+// unknown fields (what the API server would prune), then types, enums,
+// required fields, patterns and bounds.
+func validateCR(fb findingFunc, cv *crdVersion, obj manifest.Object) []manifest.Finding {
+	if cv.structural == nil {
+		return nil
+	}
+	var out []manifest.Finding
+	pruned := runtime.DeepCopyJSON(obj.Object)
+	unknown := pruning.PruneWithOptions(pruned, cv.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
+	sort.Strings(unknown)
+	for _, p := range unknown {
+		out = append(out, fb(p, fmt.Sprintf("unknown field %q (not in the schema of CRD %s)", lastSegment(p), cv.crd)))
+	}
+	errs := apiservervalidation.ValidateCustomResource(nil, obj.Object, cv.validator)
+	for _, e := range errs {
+		out = append(out, fieldErrorFinding(fb, e))
+	}
+	return out
+}
+
+// fieldErrorFinding turns an API server field error into a finding.
+func fieldErrorFinding(fb findingFunc, e *field.Error) manifest.Finding {
+	return fb(e.Field, e.ErrorBody())
+}
+
+// lastSegment returns the last element of a dotted field path.
+func lastSegment(p string) string {
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+// typeErrorRE reads the field path out of encoding/json's type errors:
+// "json: cannot unmarshal string into Go struct field Foo.spec.replicas of type int32".
+var typeErrorRE = regexp.MustCompile(`cannot unmarshal (.+) into Go struct field [^.\s]+\.(\S+) of type (\S+)`)
+
+// strictDecode decodes obj into its Go API type, reporting unknown and
+// duplicate fields and values of the wrong type with their paths.
+func strictDecode(fb findingFunc, s *runtime.Scheme, obj manifest.Object) []manifest.Finding {
+	gvk := obj.GroupVersionKind()
+	typed, err := s.New(gvk)
+	if err != nil {
+		return []manifest.Finding{fb("apiVersion", fmt.Sprintf("no Go type for %s: %v", gvk, err))}
+	}
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return []manifest.Finding{fb("", fmt.Sprintf("cannot encode object: %v", err))}
+	}
+	strictErrs, err := kjson.UnmarshalStrict(data, typed)
+	var out []manifest.Finding
+	if err != nil {
+		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
+			out = append(out, fb(m[2], fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])))
+		} else {
+			out = append(out, fb("", fmt.Sprintf("cannot decode as %s: %v", gvk.Kind, err)))
+		}
+	}
+	for _, se := range strictErrs {
+		path := ""
+		var fe kjson.FieldError
+		if ok := asFieldError(se, &fe); ok {
+			path = fe.FieldPath()
+		}
+		msg := se.Error()
+		if strings.HasPrefix(msg, "unknown field") {
+			msg = fmt.Sprintf("unknown field %q (not in %s %s)", lastSegment(path), gvk.GroupVersion(), gvk.Kind)
+		}
+		out = append(out, fb(path, msg))
+	}
+	return out
+}
+
+func asFieldError(err error, fe *kjson.FieldError) bool {
+	f, ok := err.(kjson.FieldError)
+	if ok {
+		*fe = f
+	}
+	return ok
+}
+
+// findingFunc makes a finding about one object's field.
+type findingFunc func(field, message string) manifest.Finding
+
+// finder returns a findingFunc for obj in env.
+func finder(env string, obj manifest.Object) findingFunc {
+	return func(field, message string) manifest.Finding {
+		return manifest.Finding{
+			Environment: env,
+			File:        obj.Origin.File,
+			Line:        obj.Origin.Line,
+			Object:      obj.Ref(),
+			Field:       field,
+			Message:     message,
+		}
+	}
+}
+
+// compactJSON is used by tests and messages to show a value briefly.
+func compactJSON(v any) string {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(bytes.TrimSpace(data))
+}
