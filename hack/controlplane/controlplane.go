@@ -1,0 +1,552 @@
+// Package controlplane runs a real Kubernetes control plane and the real Flux
+// controllers as processes on loopback, for integration tests and for
+// `go run ./hack/testcluster`: etcd, kube-apiserver (client-certificate
+// authentication, RBAC), kube-controller-manager, kube-scheduler, kwok as the
+// kubelet of one fake Node, the Flux CRDs, source-, kustomize- and
+// helm-controller, and an OCI registry in process.
+//
+// Every address it uses is in 127.0.0.0/8, Service ClusterIPs and pod IPs
+// included, so nothing the control plane dials leaves the machine.
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+const (
+	// ServiceCIDR is the Service ClusterIP range: loopback, so that the API
+	// server's dials to Services (webhooks, aggregated APIs) stay on the host.
+	ServiceCIDR = "127.96.0.0/16"
+	// PodCIDR is the range kwok takes pod IPs from.
+	PodCIDR = "127.200.0.1/24"
+	// NodeIP is the fake Node's address.
+	NodeIP = "127.0.0.1"
+	// NodeName is the name of the fake Node kwok manages.
+	NodeName = "kwok-node-0"
+	// FluxNamespace is the namespace the Flux controllers run for.
+	FluxNamespace = "flux-system"
+
+	dirPrefix = "gitops-local-testenv-"
+	ownerFile = "owner.pid"
+)
+
+// Options configure Start.
+type Options struct {
+	// ToolsDir holds the built binaries; "" means ToolsDir().
+	ToolsDir string
+	// Dir receives state and logs; "" means a new temporary directory.
+	Dir string
+	// KeepDir keeps Dir after Stop.
+	KeepDir bool
+	// WithoutFlux skips the Flux CRDs and controllers.
+	WithoutFlux bool
+	// StartTimeout bounds the whole start-up; 0 means 3 minutes.
+	StartTimeout time.Duration
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Env is a running control plane.
+type Env struct {
+	// Config is an admin (system:masters) client configuration.
+	Config *rest.Config
+	// Kubeconfig is the path of a kubeconfig file with the same credentials.
+	Kubeconfig string
+	// RegistryPush is the registry's host:port as the tool pushes to it.
+	RegistryPush string
+	// RegistryPull is the registry's host:port as the cluster pulls from it.
+	RegistryPull string
+	// Dir holds the state and the components' logs (logs/NAME.log).
+	Dir string
+
+	opts     Options
+	tools    Tools
+	pki      *pki
+	ports    map[string]int
+	mu       sync.Mutex
+	procs    []*Process
+	registry *http.Server
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Start starts the control plane, or stops what it started and returns an
+// error naming the component that failed, with its last log lines.
+func Start(ctx context.Context, opts Options) (_ *Env, err error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 3 * time.Minute
+	}
+	tools, err := FindTools(opts.ToolsDir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Env{opts: opts, tools: tools}
+	if e.Dir = opts.Dir; e.Dir == "" {
+		removeStaleDirs(os.TempDir())
+		if e.Dir, err = os.MkdirTemp("", dirPrefix); err != nil {
+			return nil, fmt.Errorf("creating the control plane's directory: %w", err)
+		}
+	}
+	defer func() {
+		if err != nil {
+			_ = e.Stop()
+		}
+	}()
+	for _, d := range []string{"logs", "pki", "home", "tmp", "etcd", "source-storage"} {
+		if err := os.MkdirAll(filepath.Join(e.Dir, d), 0o755); err != nil {
+			return nil, fmt.Errorf("creating the control plane's directory: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(e.Dir, ownerFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return nil, fmt.Errorf("creating the control plane's directory: %w", err)
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, opts.StartTimeout,
+		fmt.Errorf("control plane not started within %s", opts.StartTimeout))
+	defer cancel()
+	if err := e.start(ctx); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Env) logf(format string, args ...any) {
+	fmt.Fprintf(e.opts.Log, format+"\n", args...)
+}
+
+func (e *Env) path(elem ...string) string {
+	return filepath.Join(append([]string{e.Dir}, elem...)...)
+}
+
+func (e *Env) start(ctx context.Context) error {
+	begin := time.Now()
+	var err error
+	names := []string{"etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+		"source-metrics", "source-health", "source-storage", "kustomize-metrics", "kustomize-health", "helm-metrics", "helm-health"}
+	if e.ports, err = freePorts(names); err != nil {
+		return err
+	}
+	if e.pki, err = newPKI(e.path("pki"), net.IPv4(127, 96, 0, 1)); err != nil {
+		return fmt.Errorf("creating certificates: %w", err)
+	}
+	if err := e.startRegistry(); err != nil {
+		return err
+	}
+
+	etcd, err := e.startEtcd()
+	if err != nil {
+		return err
+	}
+	if err := etcd.waitReady(ctx, "healthy", func(ctx context.Context) error {
+		return httpGetOK(ctx, http.DefaultClient, fmt.Sprintf("http://127.0.0.1:%d/health", e.ports["etcd-client"]))
+	}); err != nil {
+		return err
+	}
+	e.logf("etcd ready (%s)", time.Since(begin).Round(time.Millisecond))
+
+	apiserver, err := e.startAPIServer()
+	if err != nil {
+		return err
+	}
+	if err := e.writeKubeconfig(); err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(e.Config)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver: client: %w", err)
+	}
+	if err := apiserver.waitReady(ctx, "ready", func(ctx context.Context) error {
+		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	}); err != nil {
+		return err
+	}
+	e.logf("kube-apiserver ready (%s)", time.Since(begin).Round(time.Millisecond))
+
+	kcm, err := e.startControllerManager()
+	if err != nil {
+		return err
+	}
+	scheduler, err := e.startScheduler()
+	if err != nil {
+		return err
+	}
+	kwok, err := e.startKwok()
+	if err != nil {
+		return err
+	}
+	if err := e.createNode(ctx, cs); err != nil {
+		return err
+	}
+	var flux []*Process
+	if !e.opts.WithoutFlux {
+		if err := e.installFluxCRDs(ctx); err != nil {
+			return err
+		}
+		if flux, err = e.startFlux(ctx, cs); err != nil {
+			return err
+		}
+		e.logf("Flux CRDs established (%s)", time.Since(begin).Round(time.Millisecond))
+	}
+
+	insecure := insecureHTTPClient()
+	for _, w := range []struct {
+		p    *Process
+		port string
+	}{{kcm, "kube-controller-manager"}, {scheduler, "kube-scheduler"}} {
+		url := fmt.Sprintf("https://127.0.0.1:%d/healthz", e.ports[w.port])
+		if err := w.p.waitReady(ctx, "healthy", func(ctx context.Context) error { return httpGetOK(ctx, insecure, url) }); err != nil {
+			return err
+		}
+	}
+	if err := kwok.waitReady(ctx, "managing a Ready node", func(ctx context.Context) error {
+		n, err := cs.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return fmt.Errorf("node %s not Ready", NodeName)
+	}); err != nil {
+		return err
+	}
+	if err := kcm.waitReady(ctx, "creating the default ServiceAccount", func(ctx context.Context) error {
+		_, err := cs.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err
+	}); err != nil {
+		return err
+	}
+	e.logf("control plane ready (%s)", time.Since(begin).Round(time.Millisecond))
+	for _, p := range flux {
+		short := strings.TrimSuffix(p.Name, "-controller")
+		url := fmt.Sprintf("http://127.0.0.1:%d/readyz", e.ports[short+"-health"])
+		if err := p.waitReady(ctx, "ready", func(ctx context.Context) error { return httpGetOK(ctx, http.DefaultClient, url) }); err != nil {
+			return err
+		}
+	}
+	if len(flux) > 0 {
+		e.logf("Flux controllers ready (%s)", time.Since(begin).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// run starts a component and records it for Stop.
+func (e *Env) run(name, bin string, args []string, env ...string) (*Process, error) {
+	base := []string{
+		"HOME=" + e.path("home"),
+		"TMPDIR=" + e.path("tmp"),
+		"KUBECONFIG=" + e.Kubeconfig,
+		"NO_PROXY=127.0.0.1,localhost",
+		"no_proxy=127.0.0.1,localhost",
+	}
+	p, err := StartProcess(name, e.tools.Bin(bin), args, append(base, env...), e.path("logs", name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.procs = append(e.procs, p)
+	e.mu.Unlock()
+	e.logf("%s started (pid %d)", name, p.PID())
+	return p, nil
+}
+
+func (e *Env) startEtcd() (*Process, error) {
+	client := fmt.Sprintf("http://127.0.0.1:%d", e.ports["etcd-client"])
+	peer := fmt.Sprintf("http://127.0.0.1:%d", e.ports["etcd-peer"])
+	return e.run("etcd", "etcd", []string{
+		"--name=testenv",
+		"--data-dir=" + e.path("etcd"),
+		"--listen-client-urls=" + client,
+		"--advertise-client-urls=" + client,
+		"--listen-peer-urls=" + peer,
+		"--initial-advertise-peer-urls=" + peer,
+		"--initial-cluster=testenv=" + peer,
+		"--unsafe-no-fsync",
+		"--log-level=warn",
+	})
+}
+
+func (e *Env) startAPIServer() (*Process, error) {
+	p := e.pki
+	return e.run("kube-apiserver", "kube-apiserver", []string{
+		"--etcd-servers=" + fmt.Sprintf("http://127.0.0.1:%d", e.ports["etcd-client"]),
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(e.ports["kube-apiserver"]),
+		"--tls-cert-file=" + p.ServingCert,
+		"--tls-private-key-file=" + p.ServingKey,
+		"--client-ca-file=" + p.CACert,
+		"--authorization-mode=RBAC",
+		"--service-cluster-ip-range=" + ServiceCIDR,
+		"--endpoint-reconciler-type=none",
+		"--enable-priority-and-fairness=false",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file=" + p.SAPub,
+		"--service-account-signing-key-file=" + p.SAKey,
+		"--allow-privileged=true",
+		"--profiling=false",
+		"--cert-dir=" + e.path("pki", "apiserver"),
+	})
+}
+
+func (e *Env) startControllerManager() (*Process, error) {
+	p := e.pki
+	return e.run("kube-controller-manager", "kube-controller-manager", []string{
+		"--kubeconfig=" + e.Kubeconfig,
+		"--authentication-kubeconfig=" + e.Kubeconfig,
+		"--authorization-kubeconfig=" + e.Kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(e.ports["kube-controller-manager"]),
+		"--cert-dir=" + e.path("pki", "kube-controller-manager"),
+		"--controllers=*",
+		"--leader-elect=false",
+		"--service-account-private-key-file=" + p.SAKey,
+		"--root-ca-file=" + p.CACert,
+		"--cluster-signing-cert-file=" + p.CACert,
+		"--cluster-signing-key-file=" + p.CAKey,
+		"--profiling=false",
+	})
+}
+
+func (e *Env) startScheduler() (*Process, error) {
+	return e.run("kube-scheduler", "kube-scheduler", []string{
+		"--kubeconfig=" + e.Kubeconfig,
+		"--authentication-kubeconfig=" + e.Kubeconfig,
+		"--authorization-kubeconfig=" + e.Kubeconfig,
+		"--bind-address=127.0.0.1",
+		"--secure-port=" + strconv.Itoa(e.ports["kube-scheduler"]),
+		"--cert-dir=" + e.path("pki", "kube-scheduler"),
+		"--leader-elect=false",
+		"--profiling=false",
+	})
+}
+
+const kwokNodeAnnotation = "kwok.x-k8s.io/node"
+
+func (e *Env) startKwok() (*Process, error) {
+	stages, err := filepath.Glob(e.tools.Path("kwok", "stages", "*.yaml"))
+	if err != nil || len(stages) == 0 {
+		return nil, fmt.Errorf("kwok: no stage files in %s: run `go run ./hack/testcluster build`", e.tools.Path("kwok", "stages"))
+	}
+	var cfg strings.Builder
+	cfg.WriteString("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n")
+	for _, s := range stages {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			return nil, fmt.Errorf("kwok: %w", err)
+		}
+		cfg.WriteString("---\n")
+		cfg.Write(b)
+		cfg.WriteString("\n")
+	}
+	cfgPath := e.path("kwok.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg.String()), 0o644); err != nil {
+		return nil, fmt.Errorf("kwok: %w", err)
+	}
+	return e.run("kwok", "kwok", []string{
+		"--config=" + cfgPath,
+		"--kubeconfig=" + e.Kubeconfig,
+		"--manage-all-nodes=false",
+		"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
+		"--node-ip=" + NodeIP,
+		"--cidr=" + PodCIDR,
+	})
+}
+
+func (e *Env) createNode(ctx context.Context, cs kubernetes.Interface) error {
+	res := corev1.ResourceList{
+		corev1.ResourceCPU:    resource.MustParse("32"),
+		corev1.ResourceMemory: resource.MustParse("256Gi"),
+		corev1.ResourcePods:   resource.MustParse("250"),
+	}
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:        NodeName,
+			Annotations: map[string]string{kwokNodeAnnotation: "fake", "node.alpha.kubernetes.io/ttl": "0"},
+			Labels: map[string]string{
+				"kubernetes.io/hostname": NodeName,
+				"kubernetes.io/os":       "linux",
+				"kubernetes.io/arch":     "amd64",
+				"type":                   "kwok",
+			},
+		},
+		Status: corev1.NodeStatus{Allocatable: res, Capacity: res},
+	}
+	if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("kwok: creating node %s: %w", NodeName, err)
+	}
+	return nil
+}
+
+func (e *Env) startFlux(ctx context.Context, cs kubernetes.Interface) ([]*Process, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: FluxNamespace}}
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, fmt.Errorf("creating namespace %s: %w", FluxNamespace, err)
+	}
+	var procs []*Process
+	for _, name := range []string{"source-controller", "kustomize-controller", "helm-controller"} {
+		short := strings.TrimSuffix(name, "-controller")
+		args := []string{
+			"--watch-all-namespaces=true",
+			"--enable-leader-election=false",
+			"--events-addr=",
+			fmt.Sprintf("--metrics-addr=127.0.0.1:%d", e.ports[short+"-metrics"]),
+			fmt.Sprintf("--health-addr=127.0.0.1:%d", e.ports[short+"-health"]),
+			"--log-level=debug",
+		}
+		if name == "source-controller" {
+			args = append(args,
+				"--storage-path="+e.path("source-storage"),
+				fmt.Sprintf("--storage-addr=127.0.0.1:%d", e.ports["source-storage"]),
+				fmt.Sprintf("--storage-adv-addr=localhost:%d", e.ports["source-storage"]),
+			)
+		}
+		p, err := e.run(name, name, args, "RUNTIME_NAMESPACE="+FluxNamespace)
+		if err != nil {
+			return nil, err
+		}
+		procs = append(procs, p)
+	}
+	return procs, nil
+}
+
+func (e *Env) writeKubeconfig() error {
+	server := fmt.Sprintf("https://127.0.0.1:%d", e.ports["kube-apiserver"])
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["testenv"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: e.pki.caPEM}
+	cfg.AuthInfos["testenv-admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: e.pki.adminCertPEM, ClientKeyData: e.pki.adminKeyPEM}
+	cfg.Contexts["testenv"] = &clientcmdapi.Context{Cluster: "testenv", AuthInfo: "testenv-admin"}
+	cfg.CurrentContext = "testenv"
+	e.Kubeconfig = e.path("kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, e.Kubeconfig); err != nil {
+		return fmt.Errorf("writing kubeconfig: %w", err)
+	}
+	rc, err := clientcmd.NewDefaultClientConfig(*cfg, nil).ClientConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	rc.QPS, rc.Burst = 100, 200
+	e.Config = rc
+	return nil
+}
+
+func (e *Env) startRegistry() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	logf, err := os.Create(e.path("logs", "registry.log"))
+	if err != nil {
+		_ = l.Close()
+		return fmt.Errorf("registry: %w", err)
+	}
+	e.registry = &http.Server{
+		Handler:           registry.New(registry.Logger(log.New(logf, "", log.LstdFlags))),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          log.New(logf, "", log.LstdFlags),
+	}
+	go func() {
+		_ = e.registry.Serve(l)
+		_ = logf.Close()
+	}()
+	e.RegistryPush = l.Addr().String()
+	// The Flux controllers run on the host, so the cluster reaches the
+	// registry at the same loopback address.
+	e.RegistryPull = e.RegistryPush
+	e.logf("registry listening on %s", e.RegistryPush)
+	return nil
+}
+
+// Processes returns the running components, in start order.
+func (e *Env) Processes() []*Process {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*Process(nil), e.procs...)
+}
+
+// Stop stops every component (their whole process groups), the registry, and
+// removes Dir unless KeepDir was set. It is safe to call more than once.
+func (e *Env) Stop() error {
+	e.stopOnce.Do(func() {
+		var errs []error
+		procs := e.Processes()
+		var wg sync.WaitGroup
+		errc := make(chan error, len(procs))
+		for _, p := range procs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := p.Stop(3 * time.Second); err != nil {
+					errc <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			errs = append(errs, err)
+		}
+		if e.registry != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := e.registry.Shutdown(ctx); err != nil {
+				_ = e.registry.Close()
+			}
+			cancel()
+		}
+		if !e.opts.KeepDir && e.Dir != "" {
+			if err := os.RemoveAll(e.Dir); err != nil {
+				errs = append(errs, fmt.Errorf("removing %s: %w", e.Dir, err))
+			}
+		}
+		e.stopErr = errors.Join(errs...)
+	})
+	return e.stopErr
+}
+
+// removeStaleDirs removes directories left in tmp by control planes whose
+// owner died without stopping them (a test binary killed on timeout): their
+// processes died with it, only files remain.
+func removeStaleDirs(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, dirPrefix+"*"))
+	for _, d := range dirs {
+		b, err := os.ReadFile(filepath.Join(d, ownerFile))
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
