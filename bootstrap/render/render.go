@@ -1,0 +1,312 @@
+// Package render loads Helm charts and renders them client-side with the
+// Helm v4 SDK, the way helm-controller installs them, without contacting a
+// cluster or the network. It also runs Helm's linter on chart directories.
+//
+// The CLI uses it to check the charts it ships and to expand Flux
+// HelmReleases offline.
+package render
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartv2util "helm.sh/helm/v4/pkg/chart/v2/util"
+	release "helm.sh/helm/v4/pkg/release/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered against
+// when Options.KubeVersion is empty. It matches the k3s node image the tool
+// runs.
+const DefaultKubeVersion = "v1.36.0"
+
+// DefaultNamespace is the release namespace used when Options.Namespace is
+// empty.
+const DefaultNamespace = "default"
+
+// ErrInvalidValues is wrapped by Render's error when the values do not match
+// the chart's values.schema.json.
+var ErrInvalidValues = errors.New("values do not match the chart's schema")
+
+// Options controls a client-side render.
+type Options struct {
+	// ReleaseName is the Helm release name; it defaults to the chart's name.
+	ReleaseName string
+	// Namespace is the release namespace; it defaults to DefaultNamespace.
+	Namespace string
+	// Values are the user-supplied values, merged over the chart's defaults.
+	Values map[string]any
+	// IncludeCRDs adds the chart's crds/ directories (and its subcharts') to
+	// Result.CRDs and to the head of Result.Manifest, as helm-controller's
+	// default CRD policy would install them.
+	IncludeCRDs bool
+	// KubeVersion is the Kubernetes version seen by templates
+	// (.Capabilities.KubeVersion); it defaults to DefaultKubeVersion.
+	KubeVersion string
+	// APIVersions are extra API versions seen by templates
+	// (.Capabilities.APIVersions), such as "monitoring.coreos.com/v1".
+	APIVersions []string
+}
+
+// Result is a rendered release.
+type Result struct {
+	// Manifest is the rendered multi-document YAML, in Helm's install order,
+	// preceded by the CRDs when Options.IncludeCRDs is set.
+	Manifest string
+	// Objects are the objects rendered from the chart's templates, in
+	// install order, excluding hooks.
+	Objects []*unstructured.Unstructured
+	// CRDs are the objects from the crds/ directories, when
+	// Options.IncludeCRDs is set.
+	CRDs []*unstructured.Unstructured
+	// Hooks are the objects of the chart's hooks, except test hooks, which
+	// helm-controller only runs on request.
+	Hooks []*unstructured.Unstructured
+	// Notes is the rendered NOTES.txt of the chart.
+	Notes string
+}
+
+// LoadChart loads a chart from a directory or a .tgz archive.
+func LoadChart(path string) (*chart.Chart, error) {
+	ch, err := loader.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("load chart %q: %w", path, err)
+	}
+	return ch, nil
+}
+
+// Render renders the chart client-side as helm-controller would install it:
+// the values are merged over the chart's defaults and validated against the
+// chart's schema (and its subcharts'), then the templates are executed with
+// a client-only dry run. It never contacts a cluster or the network.
+func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error) {
+	if ch == nil || ch.Metadata == nil {
+		return nil, errors.New("render chart: no chart given")
+	}
+	name := ch.Name()
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("render chart %q: %w", name, err)
+	}
+
+	if opts.ReleaseName == "" {
+		opts.ReleaseName = name
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = DefaultKubeVersion
+	}
+	kubeVersion, err := common.ParseKubeVersion(opts.KubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %q: kube version %q: %w", name, opts.KubeVersion, err)
+	}
+	values := opts.Values
+	if values == nil {
+		values = map[string]any{}
+	}
+
+	if err := ValidateValues(ch, values); err != nil {
+		return nil, err
+	}
+
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler))
+	install := action.NewInstall(cfg)
+	install.DryRunStrategy = action.DryRunClient
+	install.ReleaseName = opts.ReleaseName
+	install.Namespace = opts.Namespace
+	install.KubeVersion = kubeVersion
+	install.APIVersions = common.VersionSet(opts.APIVersions)
+	install.IncludeCRDs = false         // CRDs are added below, kept apart from the templates.
+	install.SkipSchemaValidation = true // Done above, with a clearer error.
+	install.DisableOpenAPIValidation = true
+	install.EnableDNS = false
+
+	// Install drops disabled subcharts from the chart it is given: render a
+	// copy, whose remaining subcharts also decide which CRDs are included.
+	rendered := cloneChart(ch)
+	rel, err := install.RunWithContext(ctx, rendered, values)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %q: %w", name, err)
+	}
+	r, ok := rel.(*release.Release)
+	if !ok {
+		return nil, fmt.Errorf("render chart %q: unexpected release type %T", name, rel)
+	}
+
+	res := &Result{Manifest: r.Manifest}
+	if r.Info != nil {
+		res.Notes = r.Info.Notes
+	}
+	if res.Objects, err = decodeObjects(r.Manifest); err != nil {
+		return nil, fmt.Errorf("render chart %q: %w", name, err)
+	}
+	for _, h := range r.Hooks {
+		if isTestHook(h) {
+			continue
+		}
+		objs, err := decodeObjects(h.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
+		}
+		res.Hooks = append(res.Hooks, objs...)
+	}
+
+	if opts.IncludeCRDs {
+		var crdManifest strings.Builder
+		for _, crd := range rendered.CRDObjects() {
+			objs, err := decodeObjects(string(crd.File.Data))
+			if err != nil {
+				return nil, fmt.Errorf("render chart %q: crd file %s: %w", name, crd.Filename, err)
+			}
+			res.CRDs = append(res.CRDs, objs...)
+			fmt.Fprintf(&crdManifest, "---\n# Source: %s\n%s\n", crd.Filename, bytes.TrimSpace(crd.File.Data))
+		}
+		res.Manifest = crdManifest.String() + res.Manifest
+	}
+	return res, nil
+}
+
+// ValidateValues validates values as Helm does before rendering: subcharts
+// disabled by the values' conditions and tags are dropped, the values are
+// merged over the chart's defaults, and the result is checked against the
+// chart's values.schema.json and its enabled subcharts' schemas. A schema
+// violation is reported wrapping ErrInvalidValues. The chart is not modified.
+func ValidateValues(ch *chart.Chart, values map[string]any) error {
+	if ch == nil || ch.Metadata == nil {
+		return errors.New("validate values: no chart given")
+	}
+	name := ch.Name()
+	// Dependency processing rewrites the chart it is given: work on a copy.
+	ch = cloneChart(ch)
+	if err := chartv2util.ProcessDependencies(ch, values); err != nil {
+		return fmt.Errorf("chart %q: process dependencies: %w", name, err)
+	}
+	merged, err := chartutil.CoalesceValues(ch, values)
+	if err != nil {
+		return fmt.Errorf("chart %q: merge values: %w", name, err)
+	}
+	if err := chartutil.ValidateAgainstSchema(ch, merged); err != nil {
+		return fmt.Errorf("chart %q: %w:\n%w", name, ErrInvalidValues, err)
+	}
+	return nil
+}
+
+// cloneChart copies what Helm's dependency processing modifies (metadata,
+// dependency entries, default values and the dependency tree) so that a
+// loaded chart can be rendered any number of times with different values.
+// Templates, files and schemas are shared: nothing writes to them.
+func cloneChart(ch *chart.Chart) *chart.Chart {
+	out := *ch
+	if ch.Metadata != nil {
+		md := *ch.Metadata
+		md.Dependencies = make([]*chart.Dependency, len(ch.Metadata.Dependencies))
+		for i, d := range ch.Metadata.Dependencies {
+			if d == nil {
+				continue
+			}
+			dc := *d
+			dc.Tags = slices.Clone(d.Tags)
+			dc.ImportValues, _ = deepCopy(d.ImportValues).([]any)
+			md.Dependencies[i] = &dc
+		}
+		if ch.Metadata.Dependencies == nil {
+			md.Dependencies = nil
+		}
+		out.Metadata = &md
+	}
+	out.Values, _ = deepCopy(ch.Values).(map[string]any)
+	deps := ch.Dependencies()
+	clones := make([]*chart.Chart, len(deps))
+	for i, d := range deps {
+		clones[i] = cloneChart(d)
+	}
+	out.SetDependencies(clones...)
+	return &out
+}
+
+// deepCopy copies the maps and slices of a decoded YAML or JSON value.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if v == nil {
+			return v
+		}
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case common.Values:
+		return deepCopy(map[string]any(v))
+	case []any:
+		if v == nil {
+			return v
+		}
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = deepCopy(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+func isTestHook(h *release.Hook) bool {
+	for _, e := range h.Events {
+		if e == release.HookTest {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeObjects parses a multi-document YAML (or JSON) stream, skipping empty
+// documents and expanding lists. Numbers decode as int64 or float64, as the
+// Kubernetes clients decode them.
+func decodeObjects(manifest string) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
+	for n := 1; ; n++ {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, fmt.Errorf("decode manifest document %d: %w", n, err)
+		}
+		if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) || bytes.Equal(trimmed, []byte("{}")) {
+			continue
+		}
+		// The document itself is never printed in errors: it may be a Secret.
+		obj, err := runtime.Decode(unstructured.UnstructuredJSONScheme, raw)
+		if err != nil {
+			return nil, fmt.Errorf("decode manifest document %d: %w", n, err)
+		}
+		switch o := obj.(type) {
+		case *unstructured.Unstructured:
+			objs = append(objs, o)
+		case *unstructured.UnstructuredList:
+			for i := range o.Items {
+				objs = append(objs, &o.Items[i])
+			}
+		default:
+			return nil, fmt.Errorf("decode manifest document %d: unexpected type %T", n, obj)
+		}
+	}
+}
