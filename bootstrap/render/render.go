@@ -201,7 +201,9 @@ func ValidateValues(ch *chart.Chart, values map[string]any) error {
 		return fmt.Errorf("chart %q: merge values: %w", name, err)
 	}
 	if err := chartutil.ValidateAgainstSchema(ch, merged); err != nil {
-		return fmt.Errorf("chart %q: %w:\n%w", name, ErrInvalidValues, err)
+		// Helm's message names each failing chart, then one line per
+		// violation with its path, such as "- at '/image': ...".
+		return fmt.Errorf("chart %q: %w:\n%s", name, ErrInvalidValues, strings.TrimSpace(err.Error()))
 	}
 	return nil
 }
