@@ -14,6 +14,9 @@
 // serves is a finding.
 //
 // Reference rules:
+//   - the objects a cluster's bootstrap creates (BootstrapObjects: the root
+//     OCIRepository and Kustomization flux-system and the cluster-vars
+//     ConfigMap in flux-system) are not in Git and always resolve;
 //   - Kustomization spec.sourceRef, spec.dependsOn (namespace defaults to the
 //     referrer's) and non-optional spec.postBuild.substituteFrom;
 //   - HelmRelease spec.chart.spec.sourceRef, spec.chartRef (exactly one of

@@ -29,6 +29,17 @@ const LocalEnvironment = "local"
 // before any Kustomization is applied.
 var wellKnownNamespaces = []string{"default", "kube-system", "kube-public", "kube-node-lease", "flux-system"}
 
+// BootstrapObjects are created when a cluster is bootstrapped, not from
+// Git, so no environment declares them: the root source and Kustomization
+// every environment's Kustomizations use, and the cluster-vars ConfigMap
+// their post-build substitutions read. References to them resolve unless the
+// environment declares them itself.
+var BootstrapObjects = []struct{ Group, Kind, Namespace, Name string }{
+	{sourceGroup, "OCIRepository", "flux-system", "flux-system"},
+	{kustomizeGroup, "Kustomization", "flux-system", "flux-system"},
+	{"", "ConfigMap", "flux-system", "cluster-vars"},
+}
+
 // clusterScoped lists the built-in kinds that have no namespace.
 var clusterScoped = map[string]bool{
 	"Namespace": true, "Node": true, "PersistentVolume": true, "ComponentStatus": true,
@@ -59,12 +70,18 @@ type envIndex struct {
 	// clusters.
 	secrets map[string]bool
 	schemas *schemaIndex
+	// bootstrap are the keys of BootstrapObjects.
+	bootstrap map[string]bool
 }
 
 func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex) *envIndex {
 	ix := &envIndex{env: env, objects: map[string]manifest.Object{}, namespaces: map[string]bool{}, secrets: map[string]bool{}, schemas: schemas}
 	for _, ns := range wellKnownNamespaces {
 		ix.namespaces[ns] = true
+	}
+	ix.bootstrap = map[string]bool{}
+	for _, b := range BootstrapObjects {
+		ix.bootstrap[key(b.Group, b.Kind, b.Namespace, b.Name)] = true
 	}
 	for _, o := range objs {
 		if o.Unstructured == nil {
@@ -108,8 +125,9 @@ func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex) *envI
 }
 
 func (ix *envIndex) has(group, kind, namespace, name string) bool {
-	_, ok := ix.objects[key(group, kind, namespace, name)]
-	return ok
+	k := key(group, kind, namespace, name)
+	_, ok := ix.objects[k]
+	return ok || ix.bootstrap[k]
 }
 
 // secretExists reports whether a Secret is declared, or created at run time

@@ -1,0 +1,143 @@
+package diff
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// TreePaths are the top-level folders of the repository an environment is
+// built from.
+var TreePaths = []string{"gitops", "overlays", "charts"}
+
+// RunError is a git command that failed, with what it printed.
+type RunError struct {
+	Command string
+	Output  string
+	Err     error
+}
+
+func (e *RunError) Error() string {
+	out := strings.TrimSpace(e.Output)
+	if out == "" {
+		return fmt.Sprintf("%s: %v", e.Command, e.Err)
+	}
+	return fmt.Sprintf("%s: %v: %s", e.Command, e.Err, out)
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// git runs git in repo and returns its standard output.
+func git(ctx context.Context, repo string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, &RunError{Command: "git " + strings.Join(args, " "), Output: stderr.String(), Err: err}
+	}
+	return stdout.Bytes(), nil
+}
+
+// Materialize writes the tree (TreePaths) of repo at ref into a new
+// temporary folder and returns it with a function that removes it. The
+// working tree and index of repo are not touched.
+func Materialize(ctx context.Context, repo, ref string) (dir string, cleanup func() error, err error) {
+	if strings.HasPrefix(ref, "-") {
+		return "", nil, fmt.Errorf("invalid git ref %q", ref)
+	}
+	commit, err := git(ctx, repo, "rev-parse", "--verify", "--end-of-options", ref+"^{commit}")
+	if err != nil {
+		return "", nil, fmt.Errorf("resolving %q: %w", ref, err)
+	}
+	rev := strings.TrimSpace(string(commit))
+	listing, err := git(ctx, repo, "ls-tree", "--name-only", rev)
+	if err != nil {
+		return "", nil, fmt.Errorf("listing %s: %w", ref, err)
+	}
+	present := map[string]bool{}
+	for _, name := range strings.Split(string(listing), "\n") {
+		present[name] = true
+	}
+	var paths []string
+	for _, p := range TreePaths {
+		if present[p] {
+			paths = append(paths, p)
+		}
+	}
+	if len(paths) == 0 {
+		return "", nil, fmt.Errorf("%s has none of %s", ref, strings.Join(TreePaths, ", "))
+	}
+	dir, err = os.MkdirTemp("", "gitops-local-base-")
+	if err != nil {
+		return "", nil, fmt.Errorf("creating a folder for %s: %w", ref, err)
+	}
+	cleanup = func() error { return os.RemoveAll(dir) }
+	archive, err := git(ctx, repo, append([]string{"archive", "--format=tar", rev, "--"}, paths...)...)
+	if err == nil {
+		err = untar(bytes.NewReader(archive), dir)
+	}
+	if err != nil {
+		return "", nil, errors.Join(fmt.Errorf("extracting %s: %w", ref, err), cleanup())
+	}
+	return dir, cleanup, nil
+}
+
+// untar extracts regular files, folders and symbolic links from r into dir,
+// refusing any entry that would land outside it.
+func untar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dir, err)
+	}
+	defer root.Close()
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading archive: %w", err)
+		}
+		name := filepath.FromSlash(strings.TrimSuffix(h.Name, "/"))
+		if name == "" || name == "." {
+			continue
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", name, err)
+			}
+		case tar.TypeReg:
+			if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+				return fmt.Errorf("creating %s: %w", filepath.Dir(name), err)
+			}
+			mode := os.FileMode(0o644)
+			if h.Mode&0o111 != 0 {
+				mode = 0o755
+			}
+			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+			if err != nil {
+				return fmt.Errorf("creating %s: %w", name, err)
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("writing %s: %w", name, err)
+			}
+		case tar.TypeSymlink:
+			if err := root.Symlink(h.Linkname, name); err != nil {
+				return fmt.Errorf("linking %s: %w", name, err)
+			}
+		}
+	}
+}
