@@ -50,6 +50,7 @@ type Artifact struct {
 // Publisher pushes artifacts to one registry.
 type Publisher struct {
 	registry string
+	insecure bool
 	opts     []crane.Option
 	client   *oci.Client
 	now      func() time.Time
@@ -60,7 +61,7 @@ type Option func(*Publisher)
 
 // WithInsecure talks plain HTTP to the registry (a local registry).
 func WithInsecure() Option {
-	return func(p *Publisher) { p.opts = append(p.opts, crane.Insecure) }
+	return func(p *Publisher) { p.insecure = true; p.opts = append(p.opts, crane.Insecure) }
 }
 
 // New returns a Publisher for the registry at host:port.
@@ -129,17 +130,26 @@ func (p *Publisher) Tree(ctx context.Context, repoRoot, repository, tag string) 
 	return a, nil
 }
 
-// annotations returns the manifest annotations and digest of ref, or nothing
-// when ref does not exist yet.
-func (p *Publisher) annotations(ctx context.Context, ref string) (map[string]string, string, error) {
+// manifest returns the raw manifest at ref, or nil when it does not exist.
+func (p *Publisher) manifest(ctx context.Context, ref string) ([]byte, error) {
 	opts := append([]crane.Option{crane.WithContext(ctx)}, p.opts...)
 	raw, err := crane.Manifest(ref, opts...)
 	if err != nil {
 		var terr *transport.Error
 		if errors.As(err, &terr) && terr.StatusCode == 404 {
-			return nil, "", nil
+			return nil, nil
 		}
-		return nil, "", fmt.Errorf("reading %s: %w", ref, explain(p.registry, err))
+		return nil, fmt.Errorf("reading %s: %w", ref, explain(p.registry, err))
+	}
+	return raw, nil
+}
+
+// annotations returns the manifest annotations and digest of ref, or nothing
+// when ref does not exist yet.
+func (p *Publisher) annotations(ctx context.Context, ref string) (map[string]string, string, error) {
+	raw, err := p.manifest(ctx, ref)
+	if err != nil || raw == nil {
+		return nil, "", err
 	}
 	var m struct {
 		Annotations map[string]string `json:"annotations"`

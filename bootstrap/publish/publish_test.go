@@ -99,7 +99,7 @@ func TestTreePushesSkipsAndRepushes(t *testing.T) {
 
 	// File times alone do not count as a change.
 	later := filepath.Join(root, "overlays/local/kustomization.yaml")
-	if err := os.Chtimes(later, time.Unix(946684800, 0), time.Unix(946684800, 0)); err != nil {
+	if err := os.Chtimes(later, first2000(), first2000()); err != nil {
 		t.Fatal(err)
 	}
 	if a, _ := p.Tree(ctx, root, "gitops-local/repo", "local"); !a.Skipped {
@@ -194,3 +194,5 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("symlink gave %v", err)
 	}
 }
+
+func first2000() time.Time { return time.Unix(946684800, 0) }

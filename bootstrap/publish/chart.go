@@ -1,0 +1,106 @@
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/registry"
+)
+
+// epoch is the time written into chart archives and OCI manifests, so that
+// the same chart content always gives the same bytes and digests.
+var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Chart pushes the chart at path (a directory or a .tgz) as a Helm OCI chart
+// to oci://<registry>/<repository>/<name>:<version>, unless the registry
+// already holds the same content under that tag.
+func (p *Publisher) Chart(ctx context.Context, path, repository string) (*Artifact, error) {
+	ch, err := loader.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading chart %s: %w", path, err)
+	}
+	// Fixed times make the archive a function of the chart's content.
+	ch.ModTime, ch.SchemaModTime = epoch, epoch
+	for _, f := range ch.Raw {
+		f.ModTime = epoch
+	}
+	for _, f := range ch.Templates {
+		f.ModTime = epoch
+	}
+	for _, f := range ch.Files {
+		f.ModTime = epoch
+	}
+	dir, err := os.MkdirTemp("", "gitops-local-chart-")
+	if err != nil {
+		return nil, fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
+	}
+	defer os.RemoveAll(dir)
+	archive, err := chartutil.Save(ch, dir)
+	if err != nil {
+		return nil, fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
+	}
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		return nil, fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
+	}
+	sum := sha256.Sum256(data)
+	content := "sha256:" + hex.EncodeToString(sum[:])
+	ref := fmt.Sprintf("%s/%s/%s:%s", p.registry, repository, ch.Name(), ch.Metadata.Version)
+	a := &Artifact{URL: "oci://" + ref, Revision: ch.Metadata.Version, ContentDigest: content}
+
+	if layer, digest, err := p.chartLayer(ctx, ref); err != nil {
+		return nil, err
+	} else if layer == content {
+		a.Digest, a.Skipped = digest, true
+		return a, nil
+	}
+
+	opts := []registry.ClientOption{registry.ClientOptWriter(io.Discard)}
+	if p.insecure {
+		opts = append(opts, registry.ClientOptPlainHTTP())
+	}
+	client, err := registry.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("pushing chart %s: %w", filepath.Base(archive), err)
+	}
+	res, err := client.Push(data, ref, registry.PushOptCreationTime(epoch.Format(time.RFC3339)), registry.PushOptStrictMode(true))
+	if err != nil {
+		return nil, fmt.Errorf("pushing chart %s to %s: %w", filepath.Base(archive), a.URL, explain(p.registry, err))
+	}
+	a.Digest = res.Manifest.Digest
+	return a, nil
+}
+
+// chartLayer returns the digest of the chart layer and of the manifest at
+// ref, or nothing when ref does not exist.
+func (p *Publisher) chartLayer(ctx context.Context, ref string) (string, string, error) {
+	raw, err := p.manifest(ctx, ref)
+	if err != nil || raw == nil {
+		return "", "", err
+	}
+	var m struct {
+		Layers []struct {
+			MediaType string `json:"mediaType"`
+			Digest    string `json:"digest"`
+		} `json:"layers"`
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", "", fmt.Errorf("reading %s: %w", ref, err)
+	}
+	sum := sha256.Sum256(raw)
+	for _, l := range m.Layers {
+		if l.MediaType == registry.ChartLayerMediaType {
+			return l.Digest, "sha256:" + hex.EncodeToString(sum[:]), nil
+		}
+	}
+	return "", "", nil
+}
