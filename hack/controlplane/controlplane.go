@@ -420,7 +420,7 @@ func (e *Env) startFlux(ctx context.Context, cs kubernetes.Interface) ([]*Proces
 			"--events-addr=",
 			fmt.Sprintf("--metrics-addr=127.0.0.1:%d", e.ports[short+"-metrics"]),
 			fmt.Sprintf("--health-addr=127.0.0.1:%d", e.ports[short+"-health"]),
-			"--log-level=debug",
+			"--log-level=info",
 		}
 		if name == "source-controller" {
 			args = append(args,
