@@ -1,0 +1,480 @@
+package gitops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	"gopkg.in/yaml.v3"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/kustomize/api/konfig"
+	"sigs.k8s.io/kustomize/api/resmap"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+)
+
+// originAnnotation is what kustomize's originAnnotations build metadata
+// adds; the builder turns it in an Origin and removes it.
+const originAnnotation = "config.kubernetes.io/origin"
+
+// buildKustomization builds one Flux Kustomization as kustomize-controller
+// would and returns its objects, labelled as the controller labels them.
+// key is its namespace/name, empty for the root.
+func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, key string) []manifest.Object {
+	ref := ks.Ref()
+	fail := func(field, msg string) []manifest.Object {
+		b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ref, Field: field, Message: msg})
+		return nil
+	}
+	if !b.followsRoot(ks) {
+		return nil
+	}
+	specPath, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
+	dirPath, err := securejoin.SecureJoin(b.work, specPath)
+	if err != nil {
+		return fail("spec.path", fmt.Sprintf("path %q: %v", specPath, err))
+	}
+	relDir := b.rel(dirPath)
+	if st, err := os.Stat(dirPath); err != nil || !st.IsDir() {
+		return fail("spec.path", fmt.Sprintf("path %q does not exist in the published directories (%s)", specPath, strings.Join(PublishedDirs, ", ")))
+	}
+
+	// What the dir's own kustomization.yaml patches, before the generator
+	// adds the Flux Kustomization's patches to it.
+	ownKus, ownFile := readKustomizationFile(dirPath)
+
+	u := unstructured.Unstructured{Object: runtimeDeepCopy(ks.Object)}
+	_ = unstructured.SetNestedStringSlice(u.Object, []string{"originAnnotations"}, "spec", "buildMetadata")
+	gen := fluxkustomize.NewGenerator(b.work, u)
+	action, err := gen.WriteFile(dirPath, fluxkustomize.WithSaveOriginalKustomization())
+	if err != nil {
+		return fail("spec", fmt.Sprintf("generate kustomization for %s: %v", relDir, err))
+	}
+	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
+
+	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
+
+	m, err := fluxkustomize.SecureBuild(b.work, dirPath, false)
+	if err != nil {
+		if n := b.reportMalformedYAML(dirPath, ref); n > 0 {
+			return nil
+		}
+		return fail("spec.path", fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err)))
+	}
+
+	_, hasPostBuild, _ := unstructured.NestedFieldNoCopy(ks.Object, "spec", "postBuild")
+	always := false
+	if s, _, _ := unstructured.NestedString(ks.Object, "spec", "postBuild", "substituteStrategy"); s == "Always" {
+		always = true
+	}
+	kube := fake.NewClientBuilder().WithObjects(&corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: VarsConfigMap, Namespace: FluxNamespace},
+		Data:       b.vars,
+	}).Build()
+
+	var out []manifest.Object
+	for _, res := range m.Resources() {
+		if res.GetName() == "" || res.GetKind() == "" || res.GetApiVersion() == "" {
+			b.addFinding(manifest.Finding{File: relDir, Object: ref,
+				Message: "an object has no apiVersion, kind or name: Flux refuses the whole Kustomization"})
+			continue
+		}
+		origin := b.originOf(dirPath, res.GetAnnotations()[originAnnotation], res.GetKind(), res.GetName())
+		origin.Kustomization = key
+		if hasPostBuild {
+			if _, err := fluxkustomize.SubstituteVariables(ctx, kube, u, res,
+				fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithAlways(always)); err != nil {
+				b.addFinding(manifest.Finding{File: origin.File, Line: origin.Line,
+					Object:  manifest.Ref(res.GetKind(), res.GetNamespace(), res.GetName()),
+					Message: fmt.Sprintf("post-build substitution (applied by %s): %v", ref, err)})
+				// Flux substitutes unset variables with "" unless strict.
+				if _, err := fluxkustomize.SubstituteVariables(ctx, kube, u, res,
+					fluxkustomize.SubstituteWithAlways(always)); err != nil {
+					continue
+				}
+			}
+		}
+		// Through JSON, so that numbers are int64 or float64 as the
+		// Kubernetes clients decode them.
+		raw, err := res.MarshalJSON()
+		u := &unstructured.Unstructured{}
+		if err == nil {
+			err = u.UnmarshalJSON(raw)
+		}
+		if err != nil {
+			b.addFinding(manifest.Finding{File: origin.File, Line: origin.Line, Object: ref, Message: err.Error()})
+			continue
+		}
+		o := manifest.Object{Unstructured: u, Origin: origin}
+		removeAnnotation(o.Unstructured, originAnnotation)
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels["kustomize.toolkit.fluxcd.io/name"] = ks.GetName()
+		labels["kustomize.toolkit.fluxcd.io/namespace"] = ks.GetNamespace()
+		o.SetLabels(labels)
+		out = append(out, o)
+	}
+	return out
+}
+
+// followsRoot reports whether ks reads the cluster's root source, the only
+// one the build can follow; otherwise it records why it is not followed.
+func (b *builder) followsRoot(ks manifest.Object) bool {
+	kind, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "kind")
+	name, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "name")
+	ns, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "namespace")
+	if ns == "" {
+		ns = ks.GetNamespace()
+	}
+	if kind == RootSourceKind && name == RootName && ns == FluxNamespace {
+		return true
+	}
+	b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ks.Ref(), Field: "spec.sourceRef",
+		Message: fmt.Sprintf("source %s is not the cluster's root source %s %s/%s: every Kustomization must read this repository through it",
+			manifest.Ref(kind, ns, name), RootSourceKind, FluxNamespace, RootName)})
+	return false
+}
+
+// checkPatchTargets reports each patch whose target selects nothing, in the
+// Flux Kustomization's spec.patches or in the directory's own
+// kustomization.yaml. Kustomize applies such a patch to nothing, silently.
+func (b *builder) checkPatchTargets(ks manifest.Object, dirPath string, own *kustypes.Kustomization, ownFile string) {
+	type target struct {
+		sel                 kustypes.Selector
+		file, object, field string
+		line                int
+	}
+	var targets []target
+	if own != nil {
+		for i, p := range own.Patches {
+			if p.Target != nil {
+				targets = append(targets, target{sel: *p.Target, file: b.rel(ownFile), field: fmt.Sprintf("patches[%d].target", i)})
+			}
+		}
+	}
+	patches, _, _ := unstructured.NestedSlice(ks.Object, "spec", "patches")
+	for i, p := range patches {
+		m, _ := p.(map[string]any)
+		t, ok := m["target"]
+		if !ok {
+			continue
+		}
+		var sel kustypes.Selector
+		raw, _ := json.Marshal(t)
+		if err := json.Unmarshal(raw, &sel); err != nil {
+			continue
+		}
+		targets = append(targets, target{sel: sel, file: ks.Origin.File, line: ks.Origin.Line, object: ks.Ref(), field: fmt.Sprintf("spec.patches[%d].target", i)})
+	}
+	if len(targets) == 0 {
+		return
+	}
+	// Build the directory without any patch, namespace or name change: the
+	// set the selectors are matched against.
+	kfile := filepath.Join(dirPath, konfig.DefaultKustomizationFileName())
+	generated, err := os.ReadFile(kfile)
+	if err != nil {
+		return
+	}
+	var kus kustypes.Kustomization
+	if err := sigsyaml.Unmarshal(generated, &kus); err != nil {
+		return
+	}
+	kus.Patches, kus.PatchesStrategicMerge, kus.PatchesJson6902 = nil, nil, nil
+	kus.Namespace, kus.NamePrefix, kus.NameSuffix = "", "", ""
+	bare, err := sigsyaml.Marshal(kus)
+	if err != nil {
+		return
+	}
+	if err := os.WriteFile(kfile, bare, 0o644); err != nil {
+		return
+	}
+	m, buildErr := fluxkustomize.SecureBuild(b.work, dirPath, false)
+	if err := os.WriteFile(kfile, generated, 0o644); err != nil || buildErr != nil {
+		return
+	}
+	for _, t := range targets {
+		if matches(m, t.sel) {
+			continue
+		}
+		b.addFinding(manifest.Finding{File: t.file, Line: t.line, Object: t.object, Field: t.field,
+			Message: fmt.Sprintf("patch target %s matches no object in %s: the patch would do nothing", describeSelector(t.sel), b.rel(dirPath))})
+	}
+}
+
+func matches(m resmap.ResMap, sel kustypes.Selector) bool {
+	got, err := m.Select(sel)
+	return err == nil && len(got) > 0
+}
+
+func describeSelector(s kustypes.Selector) string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	add("group", s.Group)
+	add("version", s.Version)
+	add("kind", s.Kind)
+	add("namespace", s.Namespace)
+	add("name", s.Name)
+	add("labelSelector", s.LabelSelector)
+	add("annotationSelector", s.AnnotationSelector)
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// readKustomizationFile reads the kustomization file in dir, if any.
+func readKustomizationFile(dir string) (*kustypes.Kustomization, string) {
+	for _, n := range konfig.RecognizedKustomizationFileNames() {
+		p := filepath.Join(dir, n)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var k kustypes.Kustomization
+		if err := sigsyaml.Unmarshal(data, &k); err != nil {
+			return nil, p
+		}
+		return &k, p
+	}
+	return nil, ""
+}
+
+// originOf turns kustomize's origin annotation (a path relative to the
+// built directory) into a repository-relative file and the line where the
+// object's document starts.
+func (b *builder) originOf(dirPath, annotation, kind, name string) manifest.Origin {
+	var o struct {
+		Path string `json:"path"`
+	}
+	if annotation == "" || sigsyaml.Unmarshal([]byte(annotation), &o) != nil || o.Path == "" {
+		return manifest.Origin{File: b.rel(dirPath)}
+	}
+	file := b.rel(filepath.Join(dirPath, filepath.FromSlash(o.Path)))
+	return manifest.Origin{File: file, Line: b.lineOf(file, kind, name)}
+}
+
+// docLine is one YAML document of a file: where it starts, its kind and
+// name.
+type docLine struct {
+	line       int
+	kind, name string
+}
+
+// lineOf finds the line where the document of kind/name starts in the
+// repository file rel: the document with that kind and name, else the only
+// document of that kind, else the only document.
+func (b *builder) lineOf(rel, kind, name string) int {
+	docs, ok := b.lines[rel]
+	if !ok {
+		docs = indexDocs(filepath.Join(b.repoRoot, filepath.FromSlash(rel)))
+		b.lines[rel] = docs
+	}
+	var sameKind []docLine
+	for _, d := range docs {
+		if d.kind == kind && d.name == name {
+			return d.line
+		}
+		if d.kind == kind {
+			sameKind = append(sameKind, d)
+		}
+	}
+	if len(sameKind) == 1 {
+		return sameKind[0].line
+	}
+	if len(docs) == 1 {
+		return docs[0].line
+	}
+	return 0
+}
+
+// indexDocs lists the documents of a YAML file with their first line.
+func indexDocs(file string) []docLine {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	dec := yaml.NewDecoder(f)
+	var out []docLine
+	for {
+		var n yaml.Node
+		if err := dec.Decode(&n); err != nil {
+			return out
+		}
+		if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
+			continue
+		}
+		m := n.Content[0]
+		d := docLine{line: m.Line}
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			switch m.Content[i].Value {
+			case "kind":
+				d.kind = m.Content[i+1].Value
+			case "metadata":
+				md := m.Content[i+1]
+				for j := 0; j+1 < len(md.Content); j += 2 {
+					if md.Content[j].Value == "name" {
+						d.name = md.Content[j+1].Value
+					}
+				}
+			}
+		}
+		out = append(out, d)
+	}
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// reportMalformedYAML looks for YAML that does not parse among the files a
+// kustomization in dir reads (following resources, components and patch
+// files, or every YAML file when there is no kustomization file), and
+// reports each with its line. It returns how many it found.
+func (b *builder) reportMalformedYAML(dir, ks string) int {
+	seen := map[string]bool{}
+	found := 0
+	check := func(file string) {
+		if seen[file] {
+			return
+		}
+		seen[file] = true
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return
+		}
+		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			line := 0
+			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+				line, _ = strconv.Atoi(m[1])
+			}
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			msg = yamlLine.ReplaceAllString(msg, "")
+			msg = strings.TrimLeft(msg, ": ")
+			b.addFinding(manifest.Finding{File: b.rel(file), Line: line,
+				Message: fmt.Sprintf("malformed YAML (Kustomization %s cannot be built): %s", ks, msg)})
+			found++
+			return
+		}
+	}
+	var walk func(dir string)
+	walk = func(dir string) {
+		if seen[dir] {
+			return
+		}
+		seen[dir] = true
+		var kfile string
+		for _, n := range konfig.RecognizedKustomizationFileNames() {
+			if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+				kfile = filepath.Join(dir, n)
+				break
+			}
+		}
+		if kfile == "" {
+			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+				if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+					check(p)
+				}
+				return nil
+			})
+			return
+		}
+		check(kfile)
+		k, _ := readKustomizationFile(dir)
+		if k == nil {
+			return
+		}
+		refs := append(append([]string{}, k.Resources...), k.Components...)
+		refs = append(refs, k.Crds...)
+		for _, p := range k.Patches {
+			if p.Path != "" {
+				refs = append(refs, p.Path)
+			}
+		}
+		for _, r := range refs {
+			p := filepath.Join(dir, filepath.FromSlash(r))
+			if !strings.HasPrefix(p, b.work) {
+				continue
+			}
+			st, err := os.Stat(p)
+			switch {
+			case err != nil:
+			case st.IsDir():
+				walk(p)
+			default:
+				check(p)
+			}
+		}
+	}
+	walk(dir)
+	return found
+}
+
+// rel returns p relative to the build's copy of the repository, with
+// slashes: a repository-relative path.
+func (b *builder) rel(p string) string {
+	r, err := filepath.Rel(b.work, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+// scrub removes the build's temporary directory from an error message.
+func (b *builder) scrub(err error) string {
+	return strings.ReplaceAll(err.Error(), b.work+string(filepath.Separator), "")
+}
+
+func removeAnnotation(u *unstructured.Unstructured, key string) {
+	a := u.GetAnnotations()
+	if _, ok := a[key]; !ok {
+		return
+	}
+	delete(a, key)
+	if len(a) == 0 {
+		unstructured.RemoveNestedField(u.Object, "metadata", "annotations")
+		return
+	}
+	u.SetAnnotations(a)
+}
+
+func runtimeDeepCopy(m map[string]any) map[string]any {
+	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
+}
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
