@@ -16,6 +16,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	yamlv2 "go.yaml.in/yaml/v2"
 	"gopkg.in/yaml.v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -361,9 +362,11 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 		if err != nil {
 			return
 		}
-		dec := yaml.NewDecoder(strings.NewReader(string(data)))
+		// yaml.v2 reports the line of scanner errors where yaml.v3 is
+		// sometimes one line early.
+		dec := yamlv2.NewDecoder(strings.NewReader(string(data)))
 		for {
-			var n yaml.Node
+			var n any
 			err := dec.Decode(&n)
 			if err == nil {
 				continue
@@ -378,8 +381,8 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			msg = yamlLine.ReplaceAllString(msg, "")
 			msg = strings.TrimLeft(msg, ": ")
-			b.addFinding(manifest.Finding{File: b.rel(file), Line: line,
-				Message: fmt.Sprintf("malformed YAML (Kustomization %s cannot be built): %s", ks, msg)})
+			b.addFinding(manifest.Finding{File: b.rel(file), Line: line, Object: ks,
+				Message: fmt.Sprintf("malformed YAML, so %s cannot be built: %s", ks, msg)})
 			found++
 			return
 		}
