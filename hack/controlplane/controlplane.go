@@ -102,7 +102,11 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	if opts.StartTimeout == 0 {
 		opts.StartTimeout = 3 * time.Minute
 	}
-	tools, err := FindTools(opts.ToolsDir)
+	var required []string
+	if opts.WithoutFlux {
+		required = []string{"etcd", "kubernetes", "kwok"}
+	}
+	tools, err := FindTools(opts.ToolsDir, required...)
 	if err != nil {
 		return nil, err
 	}
@@ -356,8 +360,9 @@ func (e *Env) startKwok() (*Process, error) {
 	if err != nil || len(stages) == 0 {
 		return nil, fmt.Errorf("kwok: no stage files in %s: run `go run ./hack/testcluster build`", e.tools.Path("kwok", "stages"))
 	}
+	// Only stages: a KwokConfiguration document would replace kwok's defaults
+	// (the play-stage parallelism among them) rather than add to them.
 	var cfg strings.Builder
-	cfg.WriteString("apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions: {}\n")
 	for _, s := range stages {
 		b, err := os.ReadFile(s)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -131,8 +132,9 @@ func ToolsDir() (string, error) {
 type Tools struct{ Root string }
 
 // FindTools returns the tools under root ("" for ToolsDir), or an error of
-// type *MissingError naming what is not built.
-func FindTools(root string) (Tools, error) {
+// type *MissingError naming what is not built. With names, only those
+// components are required.
+func FindTools(root string, names ...string) (Tools, error) {
 	if root == "" {
 		var err error
 		if root, err = ToolsDir(); err != nil {
@@ -141,6 +143,9 @@ func FindTools(root string) (Tools, error) {
 	}
 	var missing []string
 	for _, c := range Components() {
+		if len(names) > 0 && !slices.Contains(names, c.Name) {
+			continue
+		}
 		if c.Missing(root) {
 			missing = append(missing, c.Name+"@"+c.Version)
 		}
@@ -193,6 +198,9 @@ type BuildOptions struct {
 	HackTools string
 	// Log receives progress and the go command's output; nil discards.
 	Log io.Writer
+	// Components limits the build to these component names; empty builds
+	// every missing one.
+	Components []string
 }
 
 // Build builds every missing component, one after another (each build uses
@@ -214,6 +222,9 @@ func Build(ctx context.Context, opts BuildOptions) error {
 		}
 	}
 	for _, c := range Components() {
+		if len(opts.Components) > 0 && !slices.Contains(opts.Components, c.Name) {
+			continue
+		}
 		if !c.Missing(opts.Root) {
 			fmt.Fprintf(opts.Log, "%s %s: present in %s\n", c.Name, c.Version, c.Dir(opts.Root))
 			continue

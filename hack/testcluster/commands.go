@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,12 +19,17 @@ import (
 // stateDirEnv overrides where `up` keeps the running cluster's files.
 const stateDirEnv = "GITOPS_LOCAL_TESTCLUSTER_DIR"
 
-func build(ctx context.Context, log io.Writer) error {
+func build(ctx context.Context, components []string, log io.Writer) error {
+	for _, name := range components {
+		if !slices.ContainsFunc(controlplane.Components(), func(c controlplane.Component) bool { return c.Name == name }) {
+			return fmt.Errorf("unknown component %q: choose among etcd, kubernetes, kwok, source-controller, kustomize-controller, helm-controller", name)
+		}
+	}
 	start := time.Now()
-	if err := controlplane.Build(ctx, controlplane.BuildOptions{Log: log}); err != nil {
+	if err := controlplane.Build(ctx, controlplane.BuildOptions{Log: log, Components: components}); err != nil {
 		return err
 	}
-	fmt.Fprintf(log, "all binaries present (%s)\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(log, "binaries present (%s)\n", time.Since(start).Round(time.Second))
 	return nil
 }
 

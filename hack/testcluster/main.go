@@ -3,6 +3,7 @@
 // controllers as processes on loopback.
 //
 //	go run ./hack/testcluster build  # build missing binaries into the cache
+//	go run ./hack/testcluster build etcd kwok  # only these components
 //	go run ./hack/testcluster up     # start; prints export KUBECONFIG=...; Ctrl-C stops
 //	go run ./hack/testcluster env    # print the KUBECONFIG of the running cluster
 //	go run ./hack/testcluster down   # stop the running cluster
@@ -31,15 +32,18 @@ func main() {
 	}
 }
 
-const usage = "usage: go run ./hack/testcluster build|up|env|down"
+const usage = "usage: go run ./hack/testcluster build [COMPONENT...] | up | env | down"
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("expected one command\n%s", usage)
+	if len(args) == 0 {
+		return fmt.Errorf("expected a command\n%s", usage)
+	}
+	if args[0] != "build" && len(args) > 1 {
+		return fmt.Errorf("%s takes no arguments\n%s", args[0], usage)
 	}
 	switch args[0] {
 	case "build":
-		return build(ctx, stderr)
+		return build(ctx, args[1:], stderr)
 	case "up":
 		return up(ctx, stdout, stderr)
 	case "env":
