@@ -18,6 +18,7 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -267,9 +268,10 @@ func dedupeFields(fs []manifest.Finding) []manifest.Finding {
 	return out
 }
 
-// validateCR checks a custom resource against its CRD's structural schema:
-// unknown fields (what the API server would prune), then types, enums,
-// required fields, patterns and bounds.
+// validateCR checks a custom resource against its CRD's structural schema as
+// the API server would on create: unknown fields (what it would prune), then,
+// after applying the schema's defaults, types, enums, required fields,
+// patterns and bounds.
 func validateCR(fb findingFunc, cv *crdVersion, obj manifest.Object) []manifest.Finding {
 	if cv.structural == nil {
 		return nil
@@ -281,7 +283,10 @@ func validateCR(fb findingFunc, cv *crdVersion, obj manifest.Object) []manifest.
 	for _, p := range unknown {
 		out = append(out, fb(p, fmt.Sprintf("unknown field %q (not in the schema of CRD %s)", lastSegment(p), cv.crd)))
 	}
-	errs := apiservervalidation.ValidateCustomResource(nil, obj.Object, cv.validator)
+	// The API server defaults a custom resource before validating it, so a
+	// required field with a default may be left out.
+	structuraldefaulting.Default(pruned, cv.structural)
+	errs := apiservervalidation.ValidateCustomResource(nil, pruned, cv.validator)
 	for _, e := range errs {
 		out = append(out, fieldErrorFinding(fb, e))
 	}

@@ -1,0 +1,88 @@
+package validate
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/leynos/gitops-local/bootstrap/gitops"
+)
+
+// repoRoot is the repository this package's tests validate.
+const repoRoot = "../.."
+
+// kustomizationDirs lists the folders of the overlays and of the shared
+// tree that hold a kustomization.yaml: what an environment build runs
+// kustomize over (each overlay, then each Flux Kustomization's path).
+func kustomizationDirs(tb testing.TB) []string {
+	tb.Helper()
+	var dirs []string
+	for _, top := range []string{"overlays", "gitops"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot, top), func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && d.Name() == "kustomization.yaml" {
+				dirs = append(dirs, filepath.Dir(p))
+			}
+			return nil
+		})
+		if err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dirs
+}
+
+// BenchmarkKrustyBuild is the baseline for BenchmarkValidateRepository:
+// plain kustomize (krusty) over every overlay and every Flux Kustomization
+// path of the tree, once each, with no patches, substitution, chart
+// rendering or checks.
+func BenchmarkKrustyBuild(b *testing.B) {
+	dirs := kustomizationDirs(b)
+	if len(dirs) == 0 {
+		b.Skip("no kustomization.yaml under overlays/ or gitops/")
+	}
+	fs := filesys.MakeFsOnDisk()
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	b.ResetTimer()
+	for b.Loop() {
+		n := 0
+		for _, d := range dirs {
+			rm, err := k.Run(fs, d)
+			if err != nil {
+				b.Fatalf("kustomize build %s: %v", strings.TrimPrefix(d, repoRoot+"/"), err)
+			}
+			n += rm.Size()
+		}
+		b.ReportMetric(float64(len(dirs)), "kustomizations/op")
+		b.ReportMetric(float64(n), "objects/op")
+	}
+}
+
+// BenchmarkValidateRepository validates the whole repository as
+// `gitops-local validate` does: every environment built (kustomize, patches,
+// substitution), every HelmRelease rendered from a warm chart cache, every
+// object checked against its schema and every reference resolved.
+func BenchmarkValidateRepository(b *testing.B) {
+	cache := chartCache(b)
+	c := testChecker(b)
+	envs, err := gitops.Environments(repoRoot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := c.Validate(context.Background(), repoRoot, envs, gitops.Options{Offline: true, ChartCache: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(r.Environments)), "environments/op")
+		b.ReportMetric(float64(len(r.Findings)), "findings/op")
+	}
+}

@@ -1,0 +1,84 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+)
+
+// Report is the outcome of validating environments: which were validated
+// and every finding, sorted.
+type Report struct {
+	Environments []string           `json:"environments"`
+	Findings     []manifest.Finding `json:"findings"`
+}
+
+// Clean reports whether nothing was found.
+func (r *Report) Clean() bool { return len(r.Findings) == 0 }
+
+// Validate builds each environment of the repository at repoRoot (all of
+// them when envs is empty) as `gitops-local build` does, offline, and checks
+// what it deploys. The build's own findings (malformed YAML, missing patch
+// targets, chart values and render failures, ...) are part of the report.
+// An error means validation could not run; problems in the repository are
+// findings.
+func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, opts gitops.Options) (*Report, error) {
+	if len(envs) == 0 {
+		all, err := gitops.Environments(repoRoot)
+		if err != nil {
+			return nil, fmt.Errorf("listing environments: %w", err)
+		}
+		envs = all
+	}
+	opts.Offline = true
+	r := &Report{Environments: append([]string{}, envs...), Findings: []manifest.Finding{}}
+	for _, name := range envs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		env, err := gitops.Build(ctx, repoRoot, name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("building %s: %w", name, err)
+		}
+		fs, err := c.CheckEnvironment(env)
+		if err != nil {
+			return nil, err
+		}
+		r.Findings = append(r.Findings, fs...)
+	}
+	manifest.SortFindings(r.Findings)
+	return r, nil
+}
+
+// CheckEnvironment checks a built environment and returns the build's
+// findings with the checks' own, sorted, each reported once.
+func (c *Checker) CheckEnvironment(env *gitops.Environment) ([]manifest.Finding, error) {
+	fs, err := c.Check(env.Name, env.Objects, env.CRDs)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]manifest.Finding, 0, len(env.Findings)+len(fs))
+	for _, f := range env.Findings {
+		if f.Environment == "" {
+			f.Environment = env.Name
+		}
+		all = append(all, f)
+	}
+	all = append(all, fs...)
+	// The build and the checks can both catch a dangling reference; keep
+	// the build's finding.
+	seen := map[[5]string]bool{}
+	out := all[:0]
+	for _, f := range all {
+		k := [5]string{f.Environment, f.File, fmt.Sprint(f.Line), f.Object, f.Field}
+		if f.Object != "" && f.Field != "" && seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, f)
+	}
+	manifest.SortFindings(out)
+	return out, nil
+}
