@@ -444,3 +444,26 @@ func copyTree(src, dst string) error {
 		return os.WriteFile(target, data, 0o644)
 	})
 }
+
+// FindRepoRoot returns the repository to build from: dir when given (it
+// must hold overlays/), else the nearest directory at or above the current
+// one that holds overlays/.
+func FindRepoRoot(dir string) (string, error) {
+	start := dir
+	if start == "" {
+		start = "."
+	}
+	abs, err := filepath.Abs(start)
+	if err != nil {
+		return "", fmt.Errorf("repository %q: %w", start, err)
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		if st, err := os.Stat(filepath.Join(d, OverlaysDir)); err == nil && st.IsDir() {
+			return d, nil
+		}
+		if dir != "" || filepath.Dir(d) == d {
+			break
+		}
+	}
+	return "", fmt.Errorf("%s has no %s/ directory: run from the GitOps repository or pass --repo", abs, OverlaysDir)
+}

@@ -69,6 +69,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 
 	cmd.AddCommand(
 		newVersionCmd(streams, opts),
+		newBuildCmd(streams, opts),
 	)
 	return cmd
 }

@@ -1,0 +1,182 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/versions"
+)
+
+// buildRepo is this repository, seen from this package.
+const buildRepo = "../../.."
+
+// buildEnv returns GITOPS_LOCAL_* settings pointing the chart cache at a
+// temporary directory seeded with the upstream archives of every pinned
+// chart (GITOPS_LOCAL_TESTDATA_CHARTS, default ../shared/testdata/charts
+// next to the repository), or skips the test when they are absent.
+func buildEnv(t *testing.T) map[string]string {
+	t.Helper()
+	src := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
+	if src == "" {
+		src = filepath.Join(buildRepo, "..", "shared", "testdata", "charts")
+	}
+	dir := t.TempDir()
+	c, err := chartcache.New(dir, chartcache.WithOffline(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range versions.Charts {
+		data, err := os.ReadFile(filepath.Join(src, ch.Name+"-"+ch.Version+".tgz"))
+		if err != nil {
+			t.Skipf("needs the upstream chart archives in %s (set GITOPS_LOCAL_TESTDATA_CHARTS): %v", src, err)
+		}
+		if err := c.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{chartcache.EnvDir: dir}
+}
+
+// docs decodes build's YAML output into objects.
+func docs(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var objs []map[string]any
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(out), 4096)
+	for {
+		var o map[string]any
+		if err := dec.Decode(&o); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs
+			}
+			t.Fatalf("output is not YAML documents: %v", err)
+		}
+		if o != nil {
+			objs = append(objs, o)
+		}
+	}
+}
+
+func TestBuildLocal(t *testing.T) {
+	env := buildEnv(t)
+	r := run(t, env, "build", "local", "--offline", "--repo", buildRepo, "--var", "CHART_REGISTRY=registry.test:5000")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	objs := docs(t, r.stdout)
+	var image, chartURL string
+	for _, o := range objs {
+		md, _ := o["metadata"].(map[string]any)
+		switch {
+		case o["kind"] == "Deployment" && md["name"] == "ghillie":
+			spec := o["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+			image, _ = spec["containers"].([]any)[0].(map[string]any)["image"].(string)
+		case o["kind"] == "OCIRepository" && md["name"] == "ghillie-chart":
+			chartURL, _ = o["spec"].(map[string]any)["url"].(string)
+		}
+	}
+	if image != "ghillie:local" {
+		t.Errorf("ghillie image %q, want ghillie:local", image)
+	}
+	if chartURL != "oci://registry.test:5000/charts/ghillie" {
+		t.Errorf("chart url %q: --var CHART_REGISTRY not applied", chartURL)
+	}
+	if !strings.Contains(r.stderr, "✔ local: ") || strings.Contains(r.stdout, "✔") {
+		t.Errorf("summary not on stderr only: stderr %q", r.stderr)
+	}
+
+	// -o json prints the same objects as one v1 List.
+	j := run(t, env, "build", "local", "--offline", "--repo", buildRepo, "--var", "CHART_REGISTRY=registry.test:5000", "-o", "json")
+	if j.code != ExitOK {
+		t.Fatalf("json: exit %d, stderr:\n%s", j.code, j.stderr)
+	}
+	var list struct {
+		Kind  string           `json:"kind"`
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(j.stdout), &list); err != nil {
+		t.Fatalf("-o json is not JSON: %v", err)
+	}
+	if list.Kind != "List" || len(list.Items) != len(objs) {
+		t.Errorf("-o json: kind %q with %d items, YAML had %d objects", list.Kind, len(list.Items), len(objs))
+	}
+}
+
+func TestBuildRedactsSecrets(t *testing.T) {
+	r := run(t, buildEnv(t), "build", "staging", "--offline", "--repo", buildRepo)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	secrets := 0
+	for _, o := range docs(t, r.stdout) {
+		if o["kind"] != "Secret" {
+			continue
+		}
+		secrets++
+		for _, field := range []string{"data", "stringData"} {
+			m, _ := o[field].(map[string]any)
+			for k, v := range m {
+				if v != "REDACTED" {
+					t.Errorf("Secret %v: %s.%s printed", o["metadata"], field, k)
+				}
+			}
+		}
+	}
+	if secrets == 0 {
+		t.Log("staging renders no Secret; redaction not exercised")
+	}
+}
+
+func TestBuildFindingsExitOne(t *testing.T) {
+	env := buildEnv(t)
+	root := t.TempDir()
+	for _, d := range []string{"gitops", "overlays", "charts"} {
+		if err := os.CopyFS(filepath.Join(root, d), os.DirFS(filepath.Join(buildRepo, d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := filepath.Join(root, "overlays", "local", "ghillie.yaml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(string(data), "              tag: local\n", "              tag: local\n              tagg: oops\n", 1)
+	if err := os.WriteFile(p, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "build", "local", "--offline", "--repo", root)
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, ExitFindings, r.stderr)
+	}
+	want := "gitops/apps/ghillie/app/helmrelease.yaml:1: [local] HelmRelease/ghillie/ghillie: spec.values.image.tagg: unknown key"
+	if !strings.Contains(r.stderr, want) {
+		t.Errorf("stderr does not report %q:\n%s", want, r.stderr)
+	}
+	if len(docs(t, r.stdout)) == 0 {
+		t.Error("nothing printed: build must print what it could build")
+	}
+}
+
+func TestBuildBadInput(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build"}, "accepts 1 arg"},
+		{[]string{"build", "nowhere", "--repo", buildRepo, "--offline"}, `unknown environment "nowhere"`},
+		{[]string{"build", "local", "--repo", os.TempDir(), "--offline"}, "has no overlays/ directory"},
+	}
+	for _, tc := range cases {
+		r := run(t, nil, tc.args...)
+		if r.code != ExitFailure || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d stderr %q, want %d and %q", tc.args, r.code, r.stderr, ExitFailure, tc.want)
+		}
+	}
+}
