@@ -265,7 +265,7 @@ func (b *builder) run(ctx context.Context) error {
 			id := o.ID()
 			if other, dup := applied[id]; dup {
 				b.addFinding(manifest.Finding{File: o.Origin.File, Line: o.Origin.Line, Object: o.Ref(),
-					Message: fmt.Sprintf("also applied by Kustomization %s: two Kustomizations would fight over it", nameOrRoot(other))})
+					Message: fmt.Sprintf("applied by both Kustomization %s and %s: they would fight over it", nameOrRoot(other), nameOrRoot(key))})
 				continue
 			}
 			applied[id] = key
@@ -283,8 +283,8 @@ func (b *builder) run(ctx context.Context) error {
 }
 
 func nameOrRoot(key string) string {
-	if key == "" {
-		return "flux-system/flux-system (the root)"
+	if key == FluxNamespace+"/"+RootName {
+		return key + " (the root)"
 	}
 	return key
 }

@@ -455,6 +455,9 @@ func TestFindings(t *testing.T) {
 					hit = &e.Findings[i]
 				}
 			}
+			if testing.Verbose() {
+				t.Log(findingsText(e.Findings))
+			}
 			if hit == nil {
 				t.Errorf("no finding %s: ... %q among:\n%s", tc.want, tc.msg, findingsText(e.Findings))
 			} else if hit.Environment != tc.env {

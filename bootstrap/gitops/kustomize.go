@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -101,9 +102,13 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		if hasPostBuild {
 			if _, err := fluxkustomize.SubstituteVariables(ctx, kube, u, res,
 				fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithAlways(always)); err != nil {
+				msg := fmt.Sprintf("post-build substitution (applied by %s): %v", ref, err)
+				if m := unsetVar.FindStringSubmatch(err.Error()); m != nil {
+					msg = fmt.Sprintf("variable %s is not set: add it to %s (or pass it with --var); Flux would substitute an empty string (applied by %s)",
+						m[1], path.Join(OverlaysDir, b.env, VarsFile), ref)
+				}
 				b.addFinding(manifest.Finding{File: origin.File, Line: origin.Line,
-					Object:  manifest.Ref(res.GetKind(), res.GetNamespace(), res.GetName()),
-					Message: fmt.Sprintf("post-build substitution (applied by %s): %v", ref, err)})
+					Object: manifest.Ref(res.GetKind(), res.GetNamespace(), res.GetName()), Message: msg})
 				// Flux substitutes unset variables with "" unless strict.
 				if _, err := fluxkustomize.SubstituteVariables(ctx, kube, u, res,
 					fluxkustomize.SubstituteWithAlways(always)); err != nil {
@@ -345,6 +350,9 @@ func indexDocs(file string) []docLine {
 }
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// unsetVar finds the variable of envsubst's strict-mode error.
+var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 
 // reportMalformedYAML looks for YAML that does not parse among the files a
 // kustomization in dir reads (following resources, components and patch
