@@ -238,7 +238,9 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 }
 
 // mergedValues merges hr's valuesFrom (in order) and then spec.values, as
-// helm-controller does.
+// helm-controller does. A valuesFrom ConfigMap or Secret the environment
+// does not declare is skipped: it is created in the cluster, and checking
+// that reference is validate's job.
 func (b *builder) mergedValues(hr manifest.Object, index map[string]manifest.Object) (map[string]any, bool) {
 	values := map[string]any{}
 	from, _, _ := unstructured.NestedSlice(hr.Object, "spec", "valuesFrom")
@@ -262,10 +264,8 @@ func (b *builder) mergedValues(hr manifest.Object, index map[string]manifest.Obj
 		}
 		src, found := index[group+"/"+k+"/"+hr.GetNamespace()+"/"+name]
 		if !found {
-			if !optional {
-				b.hrFinding(hr, field+".name", fmt.Sprintf("%s %s/%s is not in the repository for this environment", k, hr.GetNamespace(), name))
-				ok = false
-			}
+			// Created in the cluster (by an operator, External Secrets or
+			// `up`): its values cannot be known offline.
 			continue
 		}
 		raw, found := dataValue(src, key)
