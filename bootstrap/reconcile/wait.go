@@ -54,6 +54,8 @@ type Options struct {
 	SourceDigest string
 	// OnChange is called whenever an object's state changes.
 	OnChange func(Ref, Status)
+	// EachPoll, when set, runs after every poll; an error stops the wait.
+	EachPoll func(context.Context, *Result) error
 }
 
 // Result is every object's final status, in dependency order.
@@ -113,6 +115,11 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 				opts.OnChange(o.Ref, o.Status)
 			}
 			last[o.Ref] = o.Status
+		}
+		if opts.EachPoll != nil {
+			if err := opts.EachPoll(ctx, res); err != nil {
+				return res, err
+			}
 		}
 		if failed := firstFailed(res); failed != nil {
 			ferr := &FailedError{Object: failed.Ref, Status: failed.Status}
