@@ -58,7 +58,7 @@ var brokenCases = []brokenCase{
 		edits: []edit{{"overlays/local/ghillie.yaml",
 			"    - name: ghillie-data\n", "    - name: ghillie-dataa\n"}},
 		want: want{env: "local", file: "overlays/local/ghillie.yaml", object: "Kustomization/flux-system/ghillie-app", field: "spec.dependsOn[0]",
-			message: "Kustomization flux-system/ghillie-dataa does not exist"},
+			message: "flux-system/ghillie-dataa"},
 	},
 	{
 		name: "dependsOn cycle",

@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -59,26 +60,47 @@ func (c *Checker) CheckEnvironment(env *gitops.Environment) ([]manifest.Finding,
 	if err != nil {
 		return nil, err
 	}
-	all := make([]manifest.Finding, 0, len(env.Findings)+len(fs))
+	out := make([]manifest.Finding, 0, len(env.Findings)+len(fs))
 	for _, f := range env.Findings {
 		if f.Environment == "" {
 			f.Environment = env.Name
 		}
-		all = append(all, f)
-	}
-	all = append(all, fs...)
-	// The build and the checks can both catch a dangling reference; keep
-	// the build's finding.
-	seen := map[[5]string]bool{}
-	out := all[:0]
-	for _, f := range all {
-		k := [5]string{f.Environment, f.File, fmt.Sprint(f.Line), f.Object, f.Field}
-		if f.Object != "" && f.Field != "" && seen[k] {
-			continue
-		}
-		seen[k] = true
 		out = append(out, f)
+	}
+	// The build and the checks can both catch a dangling reference
+	// ("spec.dependsOn[1].name" and "spec.dependsOn[1]"); keep the build's.
+	build := out
+	for _, f := range fs {
+		if !coveredBy(f, build) {
+			out = append(out, f)
+		}
 	}
 	manifest.SortFindings(out)
 	return out, nil
+}
+
+// coveredBy reports whether one of the build's findings is about the same
+// object and field as f, or a field inside it, or the field f is inside.
+func coveredBy(f manifest.Finding, build []manifest.Finding) bool {
+	if f.Object == "" || f.Field == "" {
+		return false
+	}
+	for _, b := range build {
+		if b.Environment != f.Environment || b.Object != f.Object || b.Field == "" {
+			continue
+		}
+		if withinField(b.Field, f.Field) || withinField(f.Field, b.Field) {
+			return true
+		}
+	}
+	return false
+}
+
+// withinField reports whether field path inner is outer or lies inside it.
+func withinField(inner, outer string) bool {
+	if !strings.HasPrefix(inner, outer) {
+		return false
+	}
+	rest := inner[len(outer):]
+	return rest == "" || rest[0] == '.' || rest[0] == '['
 }

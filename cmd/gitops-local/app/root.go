@@ -69,6 +69,8 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 
 	cmd.AddCommand(
 		newVersionCmd(streams, opts),
+		newValidateCmd(streams, opts),
+		newDiffCmd(streams, opts),
 		newBuildCmd(streams, opts),
 	)
 	return cmd

@@ -1,0 +1,247 @@
+package app
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/versions"
+)
+
+// repoRoot is this repository, seen from this package.
+const repoRoot = "../../.."
+
+// withChartCache points GITOPS_LOCAL_CHART_CACHE at a cache holding every
+// pinned platform chart: the one already set, else a temporary one seeded
+// from the upstream archives (GITOPS_LOCAL_TESTDATA_CHARTS, default
+// ../shared/testdata/charts next to the repository). It skips the test when
+// there are none.
+func withChartCache(t *testing.T) map[string]string {
+	t.Helper()
+	if dir := os.Getenv(chartcache.EnvDir); dir != "" {
+		return map[string]string{chartcache.EnvDir: dir}
+	}
+	src := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
+	if src == "" {
+		src = filepath.Join(repoRoot, "..", "shared", "testdata", "charts")
+	}
+	dir := t.TempDir()
+	c, err := chartcache.New(dir, chartcache.WithOffline(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range versions.Charts {
+		data, err := os.ReadFile(filepath.Join(src, ch.Name+"-"+ch.Version+".tgz"))
+		if err != nil {
+			t.Skipf("needs the upstream chart archives (GITOPS_LOCAL_TESTDATA_CHARTS or %s): %v", chartcache.EnvDir, err)
+		}
+		if err := c.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return map[string]string{chartcache.EnvDir: dir}
+}
+
+// copyTree copies the published tree of the repository into a new folder.
+func copyTree(t *testing.T) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, top := range gitops.PublishedDirs {
+		err := filepath.WalkDir(filepath.Join(repoRoot, top), func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(repoRoot, p)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+func replaceIn(t *testing.T, file, old, new string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(file, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestValidateCleanRepository(t *testing.T) {
+	env := withChartCache(t)
+	r := run(t, env, "validate", "--repo", repoRoot)
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r.stdout != "" {
+		t.Errorf("stdout not empty: %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "environments valid") {
+		t.Errorf("no summary on stderr: %q", r.stderr)
+	}
+}
+
+func TestValidateReportsFindings(t *testing.T) {
+	env := withChartCache(t)
+	root := copyTree(t)
+	replaceIn(t, filepath.Join(root, "overlays/staging/ghillie.yaml"), "tag: sha-4f2c1e9", "tag: latest")
+	replaceIn(t, filepath.Join(root, "overlays/staging/ghillie.yaml"), "    - name: platform-secret-store\n", "    - name: platform-secret-stor\n")
+
+	r := run(t, env, "validate", "--repo", root, "staging")
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", r.code, ExitFindings, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 2 {
+		t.Errorf("want one line per finding (2), got:\n%s", r.stdout)
+	}
+	for _, want := range []string{
+		"charts/ghillie/templates/deployment.yaml",
+		`mutable image reference "ghcr.io/leynos/ghillie:latest"`,
+		"overlays/staging/ghillie.yaml",
+		"Kustomization flux-system/platform-secret-stor",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if !strings.Contains(r.stderr, "2 findings in 1 environment") || strings.Contains(r.stderr, "exit status") {
+		t.Errorf("stderr: %q", r.stderr)
+	}
+
+	r = run(t, env, "validate", "--repo", root, "-o", "json", "staging")
+	if r.code != ExitFindings {
+		t.Fatalf("-o json: exit %d: %s", r.code, r.stderr)
+	}
+	var doc struct {
+		Environments []string           `json:"environments"`
+		Findings     []manifest.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, r.stdout)
+	}
+	if len(doc.Environments) != 1 || doc.Environments[0] != "staging" || len(doc.Findings) != 2 {
+		t.Errorf("json: %+v", doc)
+	}
+	for _, f := range doc.Findings {
+		if f.File == "" || f.Object == "" || f.Field == "" || f.Environment != "staging" {
+			t.Errorf("finding lacks file, object, field or environment: %+v", f)
+		}
+	}
+}
+
+func TestValidateFailures(t *testing.T) {
+	env := withChartCache(t)
+	r := run(t, env, "validate", "--repo", repoRoot, "nowhere")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, `unknown environment "nowhere"`) {
+		t.Errorf("unknown environment: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, env, "validate", "--repo", t.TempDir())
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "no overlays/ directory") {
+		t.Errorf("not a repository: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestDiffEnvironments(t *testing.T) {
+	env := withChartCache(t)
+	r := run(t, env, "diff", "--repo", repoRoot, "local", "local")
+	if r.code != ExitOK || r.stdout != "" {
+		t.Fatalf("local vs local: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+
+	r = run(t, env, "diff", "--repo", repoRoot, "local", "ephemeral/pr-123")
+	if r.code != ExitFindings {
+		t.Fatalf("local vs pr-123: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{
+		"only in local: Namespace/ghillie",
+		"only in ephemeral/pr-123: Namespace/pr-123",
+		"only in ephemeral/pr-123: external-secrets.io/ExternalSecret/ghillie",
+		"changed: apps/Deployment/ghillie",
+		"-        image: ghillie:local",
+		"+        image: ghcr.io/leynos/ghillie:sha-4f2c1e9",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = run(t, env, "diff", "--repo", repoRoot, "-o", "json", "local", "ephemeral/pr-123")
+	var doc struct {
+		A, B        string
+		Differences []struct {
+			Object, Status string
+			Fields         []struct{ Path string }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.A != "local" || doc.B != "ephemeral/pr-123" || len(doc.Differences) == 0 {
+		t.Fatalf("json: %v %+v\n%s", err, doc, r.stdout)
+	}
+}
+
+func TestDiffBase(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git")
+	}
+	env := withChartCache(t)
+	root := copyTree(t)
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", root, "-c", "user.email=t@example.com", "-c", "user.name=t", "-c", "commit.gpgsign=false"}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-q", "-m", "base")
+
+	r := run(t, env, "diff", "--repo", root, "staging", "--base", "HEAD")
+	if r.code != ExitOK {
+		t.Fatalf("unchanged tree: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	replaceIn(t, filepath.Join(root, "overlays/staging/ghillie.yaml"), "tag: sha-4f2c1e9", "tag: sha-0000000")
+	r = run(t, env, "diff", "--repo", root, "staging", "--base", "HEAD")
+	if r.code != ExitFindings {
+		t.Fatalf("changed tag: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, want := range []string{"changed: apps/Deployment/ghillie", "--- staging@HEAD/apps/Deployment/ghillie", "+++ staging/apps/Deployment/ghillie", "+        image: ghcr.io/leynos/ghillie:sha-0000000"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = run(t, env, "diff", "--repo", root, "staging", "--base", "no-such-ref")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "no-such-ref") {
+		t.Errorf("bad ref: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestDiffArguments(t *testing.T) {
+	for _, args := range [][]string{{"diff", "local"}, {"diff", "a", "b", "c"}, {"diff", "a", "b", "--base", "main"}} {
+		r := run(t, nil, args...)
+		if r.code != ExitFailure || !strings.Contains(r.stderr, "diff") {
+			t.Errorf("%v: exit %d, stderr %q", args, r.code, r.stderr)
+		}
+	}
+}
