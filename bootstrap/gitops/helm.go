@@ -21,6 +21,9 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/krusty"
+	kustypes "sigs.k8s.io/kustomize/api/types"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
@@ -104,13 +107,18 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s %s does not render: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
 		return nil
 	}
+	rendered, err := postRender(hr, res.Objects)
+	if err != nil {
+		b.hrFinding(hr, "spec.postRenderers", err.Error())
+		return nil
+	}
 	hrKey := hr.GetNamespace() + "/" + hr.GetName()
 	sources := templateSources(res.Manifest)
 	var out []manifest.Object
 	for _, c := range res.CRDs {
 		out = append(out, manifest.Object{Unstructured: c, Origin: b.renderedOrigin(lc, hr, sources, c)})
 	}
-	for _, o := range res.Objects {
+	for _, o := range rendered {
 		labels := o.GetLabels()
 		if labels == nil {
 			labels = map[string]string{}
@@ -555,4 +563,71 @@ func crdGroupKind(o *unstructured.Unstructured) string {
 		return ""
 	}
 	return k + "." + g
+}
+
+// postRender applies the HelmRelease's kustomize post-renderers (patches and
+// images) to the rendered objects, as helm-controller does before it adds
+// its origin labels. CRDs from the chart's crds/ directory are not
+// post-rendered, as in Helm.
+func postRender(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	prs, _, _ := unstructured.NestedSlice(hr.Object, "spec", "postRenderers")
+	for i, pr := range prs {
+		m, _ := pr.(map[string]any)
+		k, ok := m["kustomize"].(map[string]any)
+		if !ok {
+			continue
+		}
+		var spec struct {
+			Patches []kustypes.Patch `json:"patches"`
+			Images  []kustypes.Image `json:"images"`
+		}
+		raw, _ := json.Marshal(k)
+		if err := json.Unmarshal(raw, &spec); err != nil {
+			return nil, fmt.Errorf("postRenderers[%d].kustomize: %w", i, err)
+		}
+		var input bytes.Buffer
+		for _, o := range objs {
+			y, err := sigsyaml.Marshal(o.Object)
+			if err != nil {
+				return nil, err
+			}
+			input.WriteString("---\n")
+			input.Write(y)
+		}
+		fs := filesys.MakeFsInMemory()
+		const dir = "/post-render"
+		kus := kustypes.Kustomization{
+			TypeMeta:  kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind},
+			Resources: []string{"helm-output.yaml"},
+			Patches:   spec.Patches,
+			Images:    spec.Images,
+		}
+		kdata, err := sigsyaml.Marshal(kus)
+		if err != nil {
+			return nil, err
+		}
+		if err := fs.WriteFile(dir+"/helm-output.yaml", input.Bytes()); err != nil {
+			return nil, err
+		}
+		if err := fs.WriteFile(dir+"/kustomization.yaml", kdata); err != nil {
+			return nil, err
+		}
+		resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
+		if err != nil {
+			return nil, fmt.Errorf("postRenderers[%d].kustomize: %w", i, err)
+		}
+		objs = objs[:0:0]
+		for _, r := range resMap.Resources() {
+			raw, err := r.MarshalJSON()
+			if err != nil {
+				return nil, err
+			}
+			u := &unstructured.Unstructured{}
+			if err := u.UnmarshalJSON(raw); err != nil {
+				return nil, err
+			}
+			objs = append(objs, u)
+		}
+	}
+	return objs, nil
 }

@@ -167,6 +167,15 @@ spec:
       name: demo-values
   values:
     name: from-spec
+  postRenderers:
+    - kustomize:
+        patches:
+          - target:
+              kind: ConfigMap
+            patch: |
+              - op: add
+                path: /data/post-rendered
+                value: "yes"
 `,
 	"charts/demo/Chart.yaml": `
 apiVersion: v2
@@ -209,6 +218,9 @@ func TestSyntheticKustomizationFeatures(t *testing.T) {
 	out := find(t, e, "ConfigMap", "team", "demo-out")
 	if r, n := str(t, out, "data.replicas"), str(t, out, "data.name"); r != "2" || n != "from-spec" {
 		t.Errorf("values: replicas %q name %q, want valuesFrom then spec.values merged over the chart's", r, n)
+	}
+	if got := str(t, out, "data.post-rendered"); got != "yes" {
+		t.Errorf("spec.postRenderers not applied: post-rendered = %q", got)
 	}
 	if out.Origin.File != "charts/demo/templates/out.yaml" || out.Origin.HelmRelease != "team/demo" || out.Origin.Kustomization != "flux-system/charts" {
 		t.Errorf("rendered origin %+v", out.Origin)
