@@ -381,6 +381,16 @@ func TestFindings(t *testing.T) {
 			still: "HelmRelease/ghillie/ghillie",
 		},
 		{
+			name: "malformed YAML in the overlay",
+			env:  "production",
+			breakIt: func(t *testing.T, root string) {
+				edit(t, root, "overlays/production/ghillie.yaml", "  name: ghillie-data\n", "  name: ghillie-data\n  labels: {a: b\n")
+			},
+			want:  manifest.Finding{File: "overlays/production/ghillie.yaml", Line: 5, Object: "Kustomization/flux-system/flux-system"},
+			msg:   "malformed YAML",
+			still: "", // nothing can be built without the root
+		},
+		{
 			name: "patch target missing",
 			env:  "local",
 			breakIt: func(t *testing.T, root string) {
@@ -463,7 +473,7 @@ func TestFindings(t *testing.T) {
 			} else if hit.Environment != tc.env {
 				t.Errorf("finding environment %q, want %q", hit.Environment, tc.env)
 			}
-			found := false
+			found := tc.still == ""
 			for _, o := range e.Objects {
 				found = found || o.Ref() == tc.still
 			}

@@ -41,7 +41,11 @@ const originAnnotation = "config.kubernetes.io/origin"
 func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, key string) []manifest.Object {
 	ref := ks.Ref()
 	fail := func(field, msg string) []manifest.Object {
-		b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ref, Field: field, Message: msg})
+		file := ks.Origin.File
+		if file == "" { // the root: bootstrap creates it, its path is the overlay
+			file, field = path.Join(OverlaysDir, b.env), ""
+		}
+		b.addFinding(manifest.Finding{File: file, Line: ks.Origin.Line, Object: ref, Field: field, Message: msg})
 		return nil
 	}
 	if !b.followsRoot(ks) {
