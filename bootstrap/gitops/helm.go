@@ -264,13 +264,12 @@ func (b *builder) mergedValues(hr manifest.Object, index map[string]manifest.Obj
 			key = "values.yaml"
 		}
 		field := fmt.Sprintf("spec.valuesFrom[%d]", i)
-		group := ""
 		if k != "ConfigMap" && k != "Secret" {
 			b.hrFinding(hr, field+".kind", fmt.Sprintf("kind %q: want ConfigMap or Secret", k))
 			ok = false
 			continue
 		}
-		src, found := index[group+"/"+k+"/"+hr.GetNamespace()+"/"+name]
+		src, found := index["/"+k+"/"+hr.GetNamespace()+"/"+name] // core group
 		if !found {
 			// Created in the cluster (by an operator, External Secrets or
 			// `up`): its values cannot be known offline.
@@ -429,7 +428,7 @@ func (b *builder) checkValues(hr manifest.Object, ch *chart.Chart, values map[st
 	return false
 }
 
-var index = regexp.MustCompile(`^[0-9]+$`)
+var arrayIndex = regexp.MustCompile(`^[0-9]+$`)
 
 // valuesField formats a JSON instance location under spec.values:
 // ["image", "tagg"] is spec.values.image.tagg, ["hosts", "0"] is
@@ -438,7 +437,7 @@ func valuesField(loc []string) string {
 	var sb strings.Builder
 	sb.WriteString("spec.values")
 	for _, p := range loc {
-		if index.MatchString(p) {
+		if arrayIndex.MatchString(p) {
 			sb.WriteString("[" + p + "]")
 			continue
 		}

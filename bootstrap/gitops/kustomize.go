@@ -11,7 +11,6 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -65,7 +64,7 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 	// adds the Flux Kustomization's patches to it.
 	ownKus, ownFile := readKustomizationFile(dirPath)
 
-	u := unstructured.Unstructured{Object: runtimeDeepCopy(ks.Object)}
+	u := unstructured.Unstructured{Object: deepCopyMap(ks.Object)}
 	_ = unstructured.SetNestedStringSlice(u.Object, []string{"originAnnotations"}, "spec", "buildMetadata")
 	gen := fluxkustomize.NewGenerator(b.work, u)
 	action, err := gen.WriteFile(dirPath, fluxkustomize.WithSaveOriginalKustomization())
@@ -478,18 +477,4 @@ func removeAnnotation(u *unstructured.Unstructured, key string) {
 		return
 	}
 	u.SetAnnotations(a)
-}
-
-func runtimeDeepCopy(m map[string]any) map[string]any {
-	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
-}
-
-// sortedKeys returns the keys of m, sorted.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
