@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -21,7 +22,6 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -611,7 +611,8 @@ func postRender(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstr
 		if err := fs.WriteFile(dir+"/kustomization.yaml", kdata); err != nil {
 			return nil, err
 		}
-		resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, dir)
+		// Flux's Build serialises kustomize runs (kustomize has global state).
+		resMap, err := fluxkustomize.Build(fs, dir)
 		if err != nil {
 			return nil, fmt.Errorf("postRenderers[%d].kustomize: %w", i, err)
 		}
