@@ -87,7 +87,7 @@ var brokenCases = []brokenCase{
 		},
 		// Caught while building: two Kustomizations applying one object.
 		want: want{env: "local", file: "gitops/apps/ghillie/app/namespace.yaml", object: "Namespace/ghillie",
-			message: "also applied by Kustomization flux-system/ghillie-data"},
+			message: "flux-system/ghillie-data"},
 	},
 	{
 		name: "latest tag",

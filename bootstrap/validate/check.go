@@ -10,7 +10,8 @@
 // controllers' CRDs, which are embedded (see fluxcrds). Every other kind is
 // validated against the structural schema of the CRD the environment
 // installs for it, as the API server would: unknown fields (what it would
-// prune), types, enums, required fields, patterns and bounds. A kind no CRD
+// prune), then on the defaulted object types, enums, required fields,
+// patterns, bounds and the CRD's CEL rules (x-kubernetes-validations). A kind no CRD
 // serves is a finding.
 //
 // Reference rules:
@@ -40,6 +41,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -66,7 +68,7 @@ func NewChecker() (*Checker, error) {
 // Check runs every check over one environment's objects, given the CRDs the
 // environment installs, and returns the findings, sorted. env names the
 // environment in each finding.
-func (c *Checker) Check(env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) ([]manifest.Finding, error) {
+func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) ([]manifest.Finding, error) {
 	schemaIx, findings, err := c.schemas.index(crds)
 	if err != nil {
 		return nil, fmt.Errorf("compiling CRD schemas of %s: %w", env, err)
@@ -82,7 +84,7 @@ func (c *Checker) Check(env string, objs []manifest.Object, crds []*apiextension
 		// The schema and the reference checks can both object to a field
 		// (an unsupported sourceRef kind): report it once.
 		var own []manifest.Finding
-		own = append(own, checkSchema(env, schemaIx, o)...)
+		own = append(own, checkSchema(ctx, env, schemaIx, o)...)
 		own = append(own, checkRefs(envIx, o)...)
 		own = append(own, checkImageTags(env, o)...)
 		findings = append(findings, dedupeFields(own)...)

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"strings"
 	"sync"
@@ -76,6 +77,9 @@ spec:
           spec:
             type: object
             required: [nodes]
+            x-kubernetes-validations:
+            - rule: "self.nodes <= 9"
+              message: "at most 9 nodes"
             properties:
               nodes: {type: integer, minimum: 1}
               tls: {type: boolean}
@@ -238,7 +242,7 @@ spec:
 
 func checkStream(t *testing.T, env, stream string) []manifest.Finding {
 	t.Helper()
-	fs, err := testChecker(t).Check(env, objects(t, "env.yaml", stream), crds(t, append(esoCRDs(), testCRD)...))
+	fs, err := testChecker(t).Check(context.Background(), env, objects(t, "env.yaml", stream), crds(t, append(esoCRDs(), testCRD)...))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +301,8 @@ func TestChecks(t *testing.T) {
 			"Valkey/app/cache", "spec.nodes", "Required value"},
 		{"CRD bound", "", "nodes: 1", "nodes: 0",
 			"Valkey/app/cache", "spec.nodes", "should be greater than or equal to 1"},
+		{"CRD CEL rule", "", "nodes: 1", "nodes: 10",
+			"Valkey/app/cache", "spec", "at most 9 nodes"},
 		{"CRD version that does not exist", "", "apiVersion: hyperspike.io/v1\n", "apiVersion: hyperspike.io/v1alpha1\n",
 			"Valkey/app/cache", "apiVersion", `no CRD for group "hyperspike.io" version "v1alpha1" kind "Valkey" (served versions: v1)`},
 		{"CRD group that does not exist", "", "apiVersion: hyperspike.io/v1\n", "apiVersion: valkey.io/v1alpha1\n",
@@ -313,7 +319,7 @@ func TestChecks(t *testing.T) {
 			"  chartRef: {kind: OCIRepository, name: web-chart, namespace: flux-system}\n",
 			"HelmRelease/app/web", "spec.chartRef", "OCIRepository flux-system/web-chart does not exist"},
 		{"both chart and chartRef", "", "  values:\n    image", "  chartRef: {kind: OCIRepository, name: repo, namespace: flux-system}\n  values:\n    image",
-			"HelmRelease/app/web", "spec", "exactly one of spec.chart or spec.chartRef"},
+			"HelmRelease/app/web", "spec", "chartRef must be set"},
 		{"valuesFrom missing", "", "  values:\n    image", "  valuesFrom: [{kind: ConfigMap, name: web-values}]\n  values:\n    image",
 			"HelmRelease/app/web", "spec.valuesFrom[0]", "ConfigMap app/web-values does not exist"},
 		{"store missing", "", "secretStoreRef: {kind: ClusterSecretStore, name: vault}", "secretStoreRef: {kind: ClusterSecretStore, name: vault-kv}",

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -18,13 +19,16 @@ import (
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	structuralcel "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/pruning"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	apiservercel "k8s.io/apiserver/pkg/apis/cel"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -50,6 +54,9 @@ type crdVersion struct {
 	namespaced bool
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaValidator
+	// cel evaluates the schema's x-kubernetes-validations rules; nil when
+	// it has none.
+	cel *structuralcel.Validator
 }
 
 // compiledCRD is every version of one CRD, compiled once and shared.
@@ -146,6 +153,7 @@ func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compi
 				break
 			}
 			cv.structural, cv.validator = st, val
+			cv.cel = structuralcel.NewValidator(st, true, apiservercel.PerCallLimit)
 		}
 		c.versions[v.Name] = cv
 	}
@@ -223,7 +231,7 @@ func isBuiltinGroup(group string) bool {
 
 // checkSchema validates one object against the schema of its kind and
 // returns every problem found.
-func checkSchema(env string, ix *schemaIndex, obj manifest.Object) []manifest.Finding {
+func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.Object) []manifest.Finding {
 	fb := finder(env, obj)
 	gvk := obj.GroupVersionKind()
 	if gvk.Kind == "" || obj.GetAPIVersion() == "" {
@@ -237,7 +245,7 @@ func checkSchema(env string, ix *schemaIndex, obj manifest.Object) []manifest.Fi
 		out = append(out, checkBuiltinEnums(fb, obj)...)
 	case ix.byGVK[gvk] != nil:
 		cv := ix.byGVK[gvk]
-		out = append(out, validateCR(fb, cv, obj)...)
+		out = append(out, validateCR(ctx, fb, cv, obj)...)
 		if fluxScheme.Recognizes(gvk) {
 			out = append(out, strictDecode(fb, fluxScheme, obj)...)
 		}
@@ -271,13 +279,22 @@ func dedupeFields(fs []manifest.Finding) []manifest.Finding {
 // validateCR checks a custom resource against its CRD's structural schema as
 // the API server would on create: unknown fields (what it would prune), then,
 // after applying the schema's defaults, types, enums, required fields,
-// patterns and bounds.
-func validateCR(fb findingFunc, cv *crdVersion, obj manifest.Object) []manifest.Finding {
+// patterns and bounds, then the CRD's CEL validation rules.
+func validateCR(ctx context.Context, fb findingFunc, cv *crdVersion, obj manifest.Object) []manifest.Finding {
 	if cv.structural == nil {
 		return nil
 	}
 	var out []manifest.Finding
-	pruned := runtime.DeepCopyJSON(obj.Object)
+	// A copy decoded as the API server decodes JSON: whole numbers as
+	// int64, which CEL rules and integer schemas expect.
+	data, err := json.Marshal(obj.Object)
+	if err != nil {
+		return []manifest.Finding{fb("", fmt.Sprintf("cannot encode object: %v", err))}
+	}
+	var pruned map[string]any
+	if err := utiljson.Unmarshal(data, &pruned); err != nil {
+		return []manifest.Finding{fb("", fmt.Sprintf("cannot decode object: %v", err))}
+	}
 	unknown := pruning.PruneWithOptions(pruned, cv.structural, true, structuralschema.UnknownFieldPathOptions{TrackUnknownFieldPaths: true})
 	sort.Strings(unknown)
 	for _, p := range unknown {
@@ -287,6 +304,12 @@ func validateCR(fb findingFunc, cv *crdVersion, obj manifest.Object) []manifest.
 	// required field with a default may be left out.
 	structuraldefaulting.Default(pruned, cv.structural)
 	errs := apiservervalidation.ValidateCustomResource(nil, pruned, cv.validator)
+	if cv.cel != nil && len(errs) == 0 {
+		// Like the API server, evaluate the CRD's CEL rules only on an
+		// object that passes the schema.
+		celErrs, _ := cv.cel.Validate(ctx, nil, cv.structural, pruned, nil, apiservercel.RuntimeCELCostBudget)
+		errs = append(errs, celErrs...)
+	}
 	for _, e := range errs {
 		out = append(out, fieldErrorFinding(fb, e))
 	}

@@ -43,7 +43,7 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 		if err != nil {
 			return nil, fmt.Errorf("building %s: %w", name, err)
 		}
-		fs, err := c.CheckEnvironment(env)
+		fs, err := c.CheckEnvironment(ctx, env)
 		if err != nil {
 			return nil, err
 		}
@@ -55,8 +55,8 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 
 // CheckEnvironment checks a built environment and returns the build's
 // findings with the checks' own, sorted, each reported once.
-func (c *Checker) CheckEnvironment(env *gitops.Environment) ([]manifest.Finding, error) {
-	fs, err := c.Check(env.Name, env.Objects, env.CRDs)
+func (c *Checker) CheckEnvironment(ctx context.Context, env *gitops.Environment) ([]manifest.Finding, error) {
+	fs, err := c.Check(ctx, env.Name, env.Objects, env.CRDs)
 	if err != nil {
 		return nil, err
 	}
