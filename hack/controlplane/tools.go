@@ -230,11 +230,11 @@ func Build(ctx context.Context, opts BuildOptions) error {
 			continue
 		}
 		start := time.Now()
-		fmt.Fprintf(opts.Log, "%s %s: building...\n", c.Name, c.Version)
+		fmt.Fprintf(opts.Log, "%s %s: building into %s...\n", c.Name, c.Version, c.Dir(opts.Root))
 		if err := buildComponent(ctx, c, opts); err != nil {
 			return err
 		}
-		fmt.Fprintf(opts.Log, "%s %s: built in %s\n", c.Name, c.Version, time.Since(start).Round(time.Second))
+		fmt.Fprintf(opts.Log, "%s %s: done in %s\n", c.Name, c.Version, time.Since(start).Round(time.Second))
 	}
 	return nil
 }
