@@ -502,22 +502,21 @@ func (e *Env) Processes() []*Process {
 func (e *Env) Stop() error {
 	e.stopOnce.Do(func() {
 		var errs []error
-		procs := e.Processes()
-		var wg sync.WaitGroup
-		errc := make(chan error, len(procs))
-		for _, p := range procs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if err := p.Stop(3 * time.Second); err != nil {
-					errc <- err
-				}
-			}()
+		// Clients first, so that the API server has no watches to drain,
+		// then the API server, then etcd; each phase in parallel.
+		var clients, apiserver, etcd []*Process
+		for _, p := range e.Processes() {
+			switch p.Name {
+			case "etcd":
+				etcd = append(etcd, p)
+			case "kube-apiserver":
+				apiserver = append(apiserver, p)
+			default:
+				clients = append(clients, p)
+			}
 		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			errs = append(errs, err)
+		for _, phase := range [][]*Process{clients, apiserver, etcd} {
+			errs = append(errs, stopAll(phase)...)
 		}
 		if e.registry != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -534,6 +533,27 @@ func (e *Env) Stop() error {
 		e.stopErr = errors.Join(errs...)
 	})
 	return e.stopErr
+}
+
+func stopAll(procs []*Process) []error {
+	var wg sync.WaitGroup
+	errc := make(chan error, len(procs))
+	for _, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.Stop(2 * time.Second); err != nil {
+				errc <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	var errs []error
+	for err := range errc {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // removeStaleDirs removes directories left in tmp by control planes whose
