@@ -6,10 +6,16 @@
 // environments put the same application in different namespaces (ghillie
 // locally, pr-<N> for a preview). For objects in both, the report lists
 // every field that differs and a unified diff of their YAML, with
-// metadata.namespace left out.
+// metadata.namespace and the labels naming the owner's namespace left out.
+// Secret values are never shown: each is replaced by a tag that is equal for
+// equal values within one comparison.
 package diff
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"reflect"
 	"sort"
@@ -89,7 +95,7 @@ func matchKey(o manifest.Object) string {
 // index groups objects by match key. When one side has several objects with
 // the same key (the same name in different namespaces), they are matched in
 // namespace order, the later ones keyed with "#2", "#3".
-func index(objs []manifest.Object) map[string]entry {
+func index(objs []manifest.Object, redact func(string) string) map[string]entry {
 	byKey := map[string][]manifest.Object{}
 	for _, o := range objs {
 		if o.Unstructured == nil {
@@ -105,23 +111,65 @@ func index(objs []manifest.Object) map[string]entry {
 			if i > 0 {
 				key = fmt.Sprintf("%s#%d", k, i+1)
 			}
-			out[key] = entry{key: key, obj: o, norm: normalise(o)}
+			out[key] = entry{key: key, obj: o, norm: normalise(o, redact)}
 		}
 	}
 	return out
 }
 
+// namespaceMetadata are the labels and annotations Flux and Helm set to the
+// namespace of the object's owner; like metadata.namespace, they are
+// expected to differ between environments.
+var namespaceMetadata = []string{
+	"helm.toolkit.fluxcd.io/namespace",
+	"kustomize.toolkit.fluxcd.io/namespace",
+	"meta.helm.sh/release-namespace",
+}
+
 // normalise returns a copy of the object's content without what is expected
-// to differ between environments: its namespace.
-func normalise(o manifest.Object) map[string]any {
+// to differ between environments (its namespace and the labels naming its
+// owner's namespace), and with Secret values replaced by redact's tags.
+func normalise(o manifest.Object, redact func(string) string) map[string]any {
 	c := o.DeepCopy().Object
 	if md, ok := c["metadata"].(map[string]any); ok {
 		delete(md, "namespace")
+		for _, field := range []string{"labels", "annotations"} {
+			m, _ := md[field].(map[string]any)
+			for _, k := range namespaceMetadata {
+				delete(m, k)
+			}
+			if m != nil && len(m) == 0 {
+				delete(md, field)
+			}
+		}
 		if len(md) == 0 {
 			delete(c, "metadata")
 		}
 	}
+	if o.GetKind() == "Secret" && o.GroupVersionKind().Group == "" {
+		for _, field := range []string{"data", "stringData"} {
+			m, _ := c[field].(map[string]any)
+			for k, v := range m {
+				m[k] = redact(fmt.Sprint(v))
+			}
+		}
+	}
 	return c
+}
+
+// newRedactor returns a function that replaces a secret value with a tag
+// that is equal for equal values within one comparison and reveals nothing
+// else: an HMAC under a key made for the comparison and then forgotten.
+func newRedactor() (func(string) string, error) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("making a key to redact Secrets: %w", err)
+	}
+	return func(v string) string {
+		h := hmac.New(sha256.New, key)
+		h.Write([]byte(v))
+		return "REDACTED-" + hex.EncodeToString(h.Sum(nil))[:8]
+	}, nil
 }
 
 func side(o manifest.Object) *Side {
@@ -130,7 +178,11 @@ func side(o manifest.Object) *Side {
 
 // Compare compares the objects of side A with those of side B.
 func Compare(aName string, a []manifest.Object, bName string, b []manifest.Object) (*Report, error) {
-	ia, ib := index(a), index(b)
+	redact, err := newRedactor()
+	if err != nil {
+		return nil, err
+	}
+	ia, ib := index(a, redact), index(b, redact)
 	keys := map[string]bool{}
 	for k := range ia {
 		keys[k] = true

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,5 +158,36 @@ func TestMaterialize(t *testing.T) {
 	}
 	if _, _, err := Materialize(ctx, repo, "--output=x"); err == nil {
 		t.Error("a ref that looks like an option was accepted")
+	}
+}
+
+func TestSecretsRedactedAndOwnerNamespaceIgnored(t *testing.T) {
+	a := objs(t, "a.yaml",
+		`{apiVersion: v1, kind: Secret, metadata: {name: s, namespace: ns1}, data: {same: c2FtZQ==, pw: aHVudGVyMg==}}`,
+		`{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: ns1, labels: {helm.toolkit.fluxcd.io/namespace: ns1, app: x}}}`,
+	)
+	b := objs(t, "b.yaml",
+		`{apiVersion: v1, kind: Secret, metadata: {name: s, namespace: ns2}, data: {same: c2FtZQ==, pw: c3dvcmRmaXNo}}`,
+		`{apiVersion: v1, kind: ConfigMap, metadata: {name: c, namespace: ns2, labels: {helm.toolkit.fluxcd.io/namespace: ns2, app: x}}}`,
+	)
+	r, err := Compare("a", a, "b", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Differences) != 1 || r.Differences[0].Object != "Secret/s" {
+		t.Fatalf("want only the Secret to differ, got %+v", r.Differences)
+	}
+	d := r.Differences[0]
+	if len(d.Fields) != 1 || d.Fields[0].Path != "data.pw" {
+		t.Fatalf("fields %+v, want data.pw only", d.Fields)
+	}
+	out := r.Text() + fmt.Sprint(d.Fields)
+	for _, secret := range []string{"aHVudGVyMg==", "c3dvcmRmaXNo", "c2FtZQ==", "hunter2"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("report shows a secret value %q:\n%s", secret, out)
+		}
+	}
+	if !strings.Contains(d.Unified, "REDACTED-") {
+		t.Errorf("no redaction tag in:\n%s", d.Unified)
 	}
 }
