@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -88,5 +90,30 @@ func TestLastLines(t *testing.T) {
 	got := lastLines(b.String(), 20)
 	if !strings.HasPrefix(got, "6\n") || !strings.HasSuffix(got, "\n25") {
 		t.Errorf("lastLines = %q", got)
+	}
+}
+
+func TestRemoveStaleDirs(t *testing.T) {
+	tmp := t.TempDir()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	owners := map[string]int{"dead": dead.Process.Pid, "alive": os.Getpid()}
+	for name, pid := range owners {
+		d := filepath.Join(tmp, dirPrefix+name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, ownerFile), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleDirs(tmp)
+	if _, err := os.Stat(filepath.Join(tmp, dirPrefix+"dead")); !os.IsNotExist(err) {
+		t.Errorf("the dead owner's directory was kept (stat: %v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(tmp, dirPrefix+"alive")); err != nil {
+		t.Errorf("the live owner's directory was removed: %v", err)
 	}
 }

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	"github.com/leynos/gitops-local/hack/controlplane"
 )
 
@@ -33,6 +36,23 @@ func TestStopLeavesNothingBehind(t *testing.T) {
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("started %v, want %v", got, want)
+	}
+	c := Client(t, env)
+	svc := &corev1.Service{}
+	if err := c.Get(t.Context(), client.ObjectKey{Namespace: "default", Name: "kubernetes"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(svc.Spec.ClusterIP); !ip.IsLoopback() {
+		t.Errorf("Service kubernetes has ClusterIP %s: Service IPs must be loopback", svc.Spec.ClusterIP)
+	}
+	node := &corev1.Node{}
+	if err := c.Get(t.Context(), client.ObjectKey{Name: controlplane.NodeName}, node); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range node.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP && !net.ParseIP(a.Address).IsLoopback() {
+			t.Errorf("node %s has address %s: node IPs must be loopback", node.Name, a.Address)
+		}
 	}
 	for pid, name := range pgids {
 		for _, s := range processSockets(t, pid) {
