@@ -24,9 +24,12 @@ import (
 )
 
 // artifact is pushed to the registry: a kustomization under deploy/ and a
-// chart under hello/. helm-controller loads a chartRef's OCIRepository
-// artifact as a chart archive, which takes the files under each top-level
-// folder as the chart's, so the chart is the only folder with a Chart.yaml.
+// chart under hello/. helm-controller loads a chartRef'd OCIRepository's
+// whole artifact as a chart archive, and Helm's archive loader drops the
+// first path element of every file: hello/Chart.yaml becomes Chart.yaml, and
+// deploy/'s files become non-template files of the chart. So an artifact
+// can carry one chart beside other folders, as long as no other folder has a
+// Chart.yaml, values.yaml or templates/ of its own.
 var artifact = map[string]string{
 	"deploy/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- configmap.yaml\n",
 	"deploy/configmap.yaml":     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-kustomization\n  namespace: smoke\ndata:\n  source: oci\n",
