@@ -25,7 +25,9 @@
 //     spec.valuesFrom; HelmChart spec.sourceRef;
 //   - ExternalSecret spec.secretStoreRef (SecretStore in its namespace, or
 //     ClusterSecretStore);
-//   - Ingress backends name a Service in the Ingress's namespace;
+//   - Ingress backends name a Service in the Ingress's namespace, and a pod
+//     template's serviceAccountName (other than "default") a ServiceAccount
+//     in its namespace;
 //   - a namespaced object's namespace is a Namespace object of the
 //     environment, the targetNamespace of a Kustomization, the release
 //     namespace of a HelmRelease with install.createNamespace, or one of

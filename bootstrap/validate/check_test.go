@@ -336,6 +336,8 @@ func TestChecks(t *testing.T) {
 			"Deployment/app/web", "spec.template.spec.containers[0].image", `mutable image reference "registry.example.com/web:latest"`},
 		{"no tag", "staging", "image: registry.example.com/web:v1", "image: registry.example.com:5000/web",
 			"Deployment/app/web", "spec.template.spec.containers[0].image", "mutable image reference"},
+		{"service account missing", "", "    spec:\n      containers:\n      - name: web", "    spec:\n      serviceAccountName: web\n      containers:\n      - name: web",
+			"Deployment/app/web", "spec.template.spec.serviceAccountName", "ServiceAccount app/web does not exist"},
 		{"bad name", "", "metadata: {name: web, namespace: app}\nspec:\n  ports", "metadata: {name: Web_1, namespace: app}\nspec:\n  ports",
 			"Service/app/Web_1", "metadata.name", "Invalid value"},
 	}

@@ -279,7 +279,10 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 		}
 	}
 
-	_, _, cs := podContainers(obj)
+	podSpec, podPath, cs := podContainers(obj)
+	if sa, _ := podSpec["serviceAccountName"].(string); sa != "" && sa != "default" && !ix.has("", "ServiceAccount", ns, sa) {
+		missing(podPath+".serviceAccountName", "ServiceAccount", ns, sa, "")
+	}
 	for _, c := range cs {
 		envFrom, _ := c.spec["envFrom"].([]any)
 		for i, e := range envFrom {

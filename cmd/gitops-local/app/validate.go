@@ -28,7 +28,8 @@ everything it deploys, without a cluster or the network:
     the Flux CRDs, every other kind against the schema of the CRD the
     environment installs (a kind no CRD serves is a finding);
   - every reference: dependsOn, sourceRef, chartRef, valuesFrom,
-    substituteFrom, secretStoreRef, Ingress backends, namespaces, and the
+    substituteFrom, secretStoreRef, Ingress backends, service accounts,
+    namespaces, and the
     Secrets workloads read (allowed when an ExternalSecret or an operator
     creates them, and always in the local environment, where
     'gitops-local up' creates the app Secret);
