@@ -29,10 +29,9 @@ everything it deploys, without a cluster or the network:
     environment installs (a kind no CRD serves is a finding);
   - every reference: dependsOn, sourceRef, chartRef, valuesFrom,
     substituteFrom, secretStoreRef, Ingress backends, service accounts,
-    namespaces, and the
-    Secrets workloads read (allowed when an ExternalSecret or an operator
-    creates them, and always in the local environment, where
-    'gitops-local up' creates the app Secret);
+    namespaces, and the Secrets workloads read (allowed when an
+    ExternalSecret or an operator creates them, and always in the local
+    environment, where 'gitops-local up' creates the app Secret);
   - no object declared twice, no dependsOn cycle, and no image without a tag
     or digest, or tagged latest, outside the local environment.
 
