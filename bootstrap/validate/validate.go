@@ -34,8 +34,16 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 		envs = all
 	}
 	opts.Offline = true
-	r := &Report{Environments: append([]string{}, envs...), Findings: []manifest.Finding{}}
+	r := &Report{Environments: []string{}, Findings: []manifest.Finding{}}
+	seen := map[string]bool{}
 	for _, name := range envs {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		r.Environments = append(r.Environments, name)
+	}
+	for _, name := range r.Environments {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
