@@ -482,3 +482,13 @@ func TestFluxCRDsMatchPins(t *testing.T) {
 		t.Errorf("fluxcrds/SOURCES names %d controllers, want %d", len(seen), len(want))
 	}
 }
+
+// TestCRDsAreBuiltin checks that CustomResourceDefinitions are validated as
+// the built-in kind they are, strictly.
+func TestCRDsAreBuiltin(t *testing.T) {
+	s := testCRD + "  bogus: 1\n"
+	fs := checkStream(t, "staging", s)
+	if len(fs) != 1 || fs[0].Object != "CustomResourceDefinition/valkeys.hyperspike.io" || fs[0].Field != "spec.bogus" {
+		t.Errorf("want one unknown-field finding on the CRD, got:\n%s", join(fs))
+	}
+}

@@ -86,3 +86,35 @@ func BenchmarkValidateRepository(b *testing.B) {
 		b.ReportMetric(float64(len(r.Findings)), "findings/op")
 	}
 }
+
+// BenchmarkChecksOnly runs only the checks over every environment, built
+// once beforehand: the part of BenchmarkValidateRepository this package
+// adds to the build.
+func BenchmarkChecksOnly(b *testing.B) {
+	cache := chartCache(b)
+	c := testChecker(b)
+	envs, err := gitops.Environments(repoRoot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var built []*gitops.Environment
+	objects := 0
+	for _, name := range envs {
+		env, err := gitops.Build(ctx, repoRoot, name, gitops.Options{Offline: true, ChartCache: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		built = append(built, env)
+		objects += len(env.Objects)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		for _, env := range built {
+			if _, err := c.CheckEnvironment(ctx, env); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(objects), "objects/op")
+	}
+}

@@ -37,6 +37,17 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/validate/fluxcrds"
 )
 
+// builtinScheme holds the Go types of the APIs a Kubernetes API server
+// serves itself: client-go's scheme plus CustomResourceDefinition. It is
+// built here rather than using client-go's shared scheme, which other
+// libraries add their own types to.
+var builtinScheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(apiextensionsv1.AddToScheme(s))
+	return s
+}()
+
 // fluxScheme holds the Go API types of the pinned Flux controllers, so that
 // Flux objects can be decoded strictly into them.
 var fluxScheme = func() *runtime.Scheme {
@@ -215,13 +226,13 @@ func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition) (*sche
 
 // isBuiltin reports whether gvk is a Kubernetes built-in API type.
 func isBuiltin(gvk schema.GroupVersionKind) bool {
-	return clientgoscheme.Scheme.Recognizes(gvk)
+	return builtinScheme.Recognizes(gvk)
 }
 
 // builtinGroups are the API groups Kubernetes serves itself; an unknown
 // version or kind in one of them is not a missing CRD.
 func isBuiltinGroup(group string) bool {
-	for _, gv := range clientgoscheme.Scheme.PrioritizedVersionsAllGroups() {
+	for _, gv := range builtinScheme.PrioritizedVersionsAllGroups() {
 		if gv.Group == group {
 			return true
 		}
@@ -241,7 +252,7 @@ func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.
 	out = append(out, checkMetadata(fb, obj)...)
 	switch {
 	case isBuiltin(gvk):
-		out = append(out, strictDecode(fb, clientgoscheme.Scheme, obj)...)
+		out = append(out, strictDecode(fb, builtinScheme, obj)...)
 		out = append(out, checkBuiltinEnums(fb, obj)...)
 	case ix.byGVK[gvk] != nil:
 		cv := ix.byGVK[gvk]
