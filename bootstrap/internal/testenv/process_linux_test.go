@@ -74,7 +74,7 @@ func TestStopLeavesNothingBehind(t *testing.T) {
 	}
 }
 
-const helperDirEnv = "GITOPS_LOCAL_TESTENV_HELPER_DIR"
+const subprocessDirEnv = "GITOPS_LOCAL_TESTENV_SUBPROCESS_DIR"
 
 // TestChildDiesWithParent runs a test binary that starts etcd, kills that
 // binary with SIGKILL (no cleanup can run), and checks that etcd dies too.
@@ -84,8 +84,8 @@ func TestChildDiesWithParent(t *testing.T) {
 	}
 	etcdBin(t)
 	dir := t.TempDir()
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestHelperStartEtcd$")
-	cmd.Env = append(os.Environ(), helperDirEnv+"="+dir)
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSubprocessStartsEtcd$")
+	cmd.Env = append(os.Environ(), subprocessDirEnv+"="+dir)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +103,7 @@ func TestChildDiesWithParent(t *testing.T) {
 	if pid == 0 {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		t.Fatalf("the helper process did not report etcd's pid; etcd log:\n%s", readFile(filepath.Join(dir, "etcd.log")))
+		t.Fatalf("the subprocess did not report etcd's pid; etcd log:\n%s", readFile(filepath.Join(dir, "etcd.log")))
 	}
 	if !alive(pid) {
 		t.Fatalf("etcd (pid %d) is not running before its parent is killed", pid)
@@ -122,11 +122,11 @@ func TestChildDiesWithParent(t *testing.T) {
 	}
 }
 
-// TestHelperStartEtcd is the parent TestChildDiesWithParent kills.
-func TestHelperStartEtcd(t *testing.T) {
-	dir := os.Getenv(helperDirEnv)
+// TestSubprocessStartsEtcd is the parent TestChildDiesWithParent kills.
+func TestSubprocessStartsEtcd(t *testing.T) {
+	dir := os.Getenv(subprocessDirEnv)
 	if dir == "" {
-		t.Skip("helper of TestChildDiesWithParent, run only as its subprocess")
+		t.Skip("subprocess of TestChildDiesWithParent, run only by it")
 	}
 	var ports []int
 	for range 2 {
@@ -139,10 +139,10 @@ func TestHelperStartEtcd(t *testing.T) {
 	}
 	client, peer := fmt.Sprintf("http://127.0.0.1:%d", ports[0]), fmt.Sprintf("http://127.0.0.1:%d", ports[1])
 	p, err := controlplane.StartProcess("etcd", etcdBin(t), []string{
-		"--name=helper", "--data-dir=" + filepath.Join(dir, "etcd"),
+		"--name=orphan-check", "--data-dir=" + filepath.Join(dir, "etcd"),
 		"--listen-client-urls=" + client, "--advertise-client-urls=" + client,
 		"--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
-		"--initial-cluster=helper=" + peer,
+		"--initial-cluster=orphan-check=" + peer,
 	}, nil, filepath.Join(dir, "etcd.log"))
 	if err != nil {
 		t.Fatal(err)
