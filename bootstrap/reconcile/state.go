@@ -77,6 +77,11 @@ func KustomizationStatus(k *kustomizev1.Kustomization, want Want) Status {
 	if k.Spec.Suspend {
 		return Status{State: Failed, Reason: "Suspended", Message: "the Kustomization is suspended: resume it with spec.suspend: false", Revision: s.Revision}
 	}
+	// The controller reports a dependency wait without observing the
+	// generation, so check for it first.
+	if ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == meta.DependencyNotReadyReason {
+		return withCondition(Status{State: Waiting, Revision: s.Revision}, ready)
+	}
 	if k.Status.ObservedGeneration != k.Generation || ready == nil ||
 		(want.Token != "" && k.Status.LastHandledReconcileAt != want.Token) {
 		return withCondition(Status{State: Pending, Revision: s.Revision}, ready)
@@ -108,6 +113,9 @@ func HelmReleaseStatus(h *helmv2.HelmRelease, want Want) Status {
 		return Status{State: Failed, Reason: "Suspended", Message: "the HelmRelease is suspended: resume it with spec.suspend: false", Revision: s.Revision}
 	}
 	current := want.Revision == "" || h.Status.LastAttemptedRevision == want.Revision || h.Status.LastAttemptedRevisionDigest == want.Revision
+	if ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == helmv2.DependencyNotReadyReason {
+		return withCondition(Status{State: Waiting, Revision: s.Revision}, ready)
+	}
 	if h.Status.ObservedGeneration != h.Generation || ready == nil ||
 		(want.Token != "" && h.Status.LastHandledReconcileAt != want.Token) {
 		return withCondition(Status{State: Pending, Revision: s.Revision}, ready)

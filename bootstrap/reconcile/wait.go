@@ -105,11 +105,16 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 	last := map[Ref]Status{}
 	t := time.NewTicker(opts.Interval)
 	defer t.Stop()
+	var res *Result
 	for {
-		res, done, err := poll(ctx, c, opts)
+		polled, done, err := poll(ctx, c, opts)
 		if err != nil {
+			if ctx.Err() != nil && res != nil {
+				return res, notDone(ctx, res)
+			}
 			return nil, err
 		}
+		res = polled
 		for _, o := range res.Objects {
 			if last[o.Ref] != o.Status && opts.OnChange != nil {
 				opts.OnChange(o.Ref, o.Status)
@@ -136,16 +141,21 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 		}
 		select {
 		case <-ctx.Done():
-			var pending []string
-			for _, o := range res.Objects {
-				if o.State != Ready {
-					pending = append(pending, fmt.Sprintf("%s: %s", o.Ref, o.Status))
-				}
-			}
-			return res, fmt.Errorf("%w; not ready:\n  %s", context.Cause(ctx), strings.Join(pending, "\n  "))
+			return res, notDone(ctx, res)
 		case <-t.C:
 		}
 	}
+}
+
+// notDone says why the wait ended and what was not ready then.
+func notDone(ctx context.Context, res *Result) error {
+	var pending []string
+	for _, o := range res.Objects {
+		if o.State != Ready {
+			pending = append(pending, fmt.Sprintf("%s: %s", o.Ref, o.Status))
+		}
+	}
+	return fmt.Errorf("%w; not ready:\n  %s", context.Cause(ctx), strings.Join(pending, "\n  "))
 }
 
 func firstFailed(res *Result) *ObjectResult {
@@ -216,8 +226,11 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 			src := Ref{Kind: h.Spec.ChartRef.Kind, Namespace: or(h.Spec.ChartRef.Namespace, h.Namespace), Name: h.Spec.ChartRef.Name}
 			repo := &sourcev1.OCIRepository{}
 			if src.Kind == sourcev1.OCIRepositoryKind {
+				// helm-controller records the digest of the source's
+				// revision ("<tag>@sha256:…") as lastAttemptedRevisionDigest.
 				if err := c.Get(ctx, types.NamespacedName{Namespace: src.Namespace, Name: src.Name}, repo); err == nil && repo.Status.Artifact != nil {
-					want.Revision = repo.Status.Artifact.Digest
+					rev := repo.Status.Artifact.Revision
+					want.Revision = rev[strings.LastIndex(rev, "@")+1:]
 				}
 			}
 		case h.Spec.Chart != nil:
@@ -370,4 +383,3 @@ func or(a, b string) string {
 	}
 	return b
 }
-

@@ -24,6 +24,8 @@ type globalOptions struct {
 	kubeconfig string
 	verbose    bool
 	output     string
+	// lookupEnv reads the environment (GITOPS_LOCAL_* settings).
+	lookupEnv func(string) (string, bool)
 }
 
 const rootLong = `gitops-local runs a local Kubernetes preview of Ghillie that is the same
@@ -39,7 +41,7 @@ Exit codes:
   2  failure: bad input, bad flags, or an operation that could not complete`
 
 func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.Command {
-	opts := &globalOptions{}
+	opts := &globalOptions{lookupEnv: lookupEnv}
 	cmd := &cobra.Command{
 		Use:           "gitops-local",
 		Short:         "A local Kubernetes preview of Ghillie, deployed by Flux exactly as in the cloud",
@@ -72,6 +74,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newValidateCmd(streams, opts),
 		newDiffCmd(streams, opts),
 		newBuildCmd(streams, opts),
+		newUpCmd(streams, opts),
 	)
 	return cmd
 }

@@ -1,0 +1,81 @@
+package up
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/leynos/gitops-local/bootstrap/chartcache"
+)
+
+func TestReadVars(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cluster-vars.env")
+	if err := os.WriteFile(p, []byte("# comment\n\nCHART_REGISTRY = reg:5000\nEMPTY=\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := readVars(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vars["CHART_REGISTRY"] != "reg:5000" || len(vars) != 2 {
+		t.Errorf("vars = %v", vars)
+	}
+	if err := os.WriteFile(p, []byte("OK=1\nno equals sign\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readVars(p); err == nil || !strings.Contains(err.Error(), p+":2: want KEY=value") {
+		t.Errorf("bad line gave %v", err)
+	}
+}
+
+func TestRootObjects(t *testing.T) {
+	objs, err := rootObjects("local", "registry.local:5000", map[string]string{"CHART_REGISTRY": "registry.local:5000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]any{}
+	for _, o := range objs {
+		if o.GetNamespace() != RootName || o.GetName() == "" {
+			t.Errorf("%s %s/%s outside %s", o.GetKind(), o.GetNamespace(), o.GetName(), RootName)
+		}
+		if _, ok := o.Object["status"]; ok {
+			t.Errorf("%s carries a status", o.GetKind())
+		}
+		spec, _ := o.Object["spec"].(map[string]any)
+		got[o.GetKind()] = spec
+	}
+	if got["OCIRepository"]["url"] != "oci://registry.local:5000/"+ArtifactRepo || got["OCIRepository"]["insecure"] != true {
+		t.Errorf("OCIRepository spec = %v", got["OCIRepository"])
+	}
+	if got["Kustomization"]["path"] != "./overlays/local" || got["Kustomization"]["prune"] != true {
+		t.Errorf("Kustomization spec = %v", got["Kustomization"])
+	}
+	if len(objs) != 3 {
+		t.Errorf("want ConfigMap, OCIRepository and Kustomization, got %d objects", len(objs))
+	}
+}
+
+func TestNewRejectsMissingInput(t *testing.T) {
+	cache, _ := chartcache.New(t.TempDir())
+	repo := filepath.Join("..", "..")
+	cases := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no cluster", Options{RepoRoot: repo, RegistryPush: "r:1", Charts: cache}, "no cluster"},
+		{"no registry", Options{RepoRoot: repo, Config: &rest.Config{Host: "https://127.0.0.1:1"}, Charts: cache}, "no registry"},
+		{"unknown environment", Options{RepoRoot: repo, Environment: "nope", Config: &rest.Config{Host: "https://127.0.0.1:1"}, RegistryPush: "r:1", Charts: cache}, `environment "nope" not found`},
+		{"registry given as a URL", Options{RepoRoot: repo, Config: &rest.Config{Host: "https://127.0.0.1:1"}, RegistryPush: "oci://r:1", Charts: cache}, "invalid registry address"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := New(tc.opts); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
