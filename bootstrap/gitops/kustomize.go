@@ -207,6 +207,9 @@ func (b *builder) checkPatchTargets(ks manifest.Object, dirPath string, own *kus
 	if err := sigsyaml.Unmarshal(generated, &kus); err != nil {
 		return
 	}
+	// The deprecated fields are still read by kustomize, so a directory that
+	// uses them must have them cleared too.
+	//lint:ignore SA1019 clearing, not using, the deprecated patch fields
 	kus.Patches, kus.PatchesStrategicMerge, kus.PatchesJson6902 = nil, nil, nil
 	kus.Namespace, kus.NamePrefix, kus.NameSuffix = "", "", ""
 	bare, err := sigsyaml.Marshal(kus)
