@@ -33,7 +33,7 @@ import (
 
 // seededCache is an offline chart cache holding the real upstream archives
 // of the platform charts the local environment installs.
-func seededCache(t *testing.T) *chartcache.Cache {
+func seededCache(t testing.TB) *chartcache.Cache {
 	t.Helper()
 	dir := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
 	if dir == "" {
@@ -64,7 +64,7 @@ func seededCache(t *testing.T) *chartcache.Cache {
 //     run here: their configurations are removed so Clusters are accepted.
 //  2. The operators create the Secrets "<cluster>-app" and "<valkey>": the
 //     test creates them once the namespace exists.
-func standInForOperators(ctx context.Context, t *testing.T, c client.Client, wg *sync.WaitGroup) {
+func standInForOperators(ctx context.Context, t testing.TB, c client.Client, wg *sync.WaitGroup) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
