@@ -163,6 +163,7 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		lines:    map[string][]docLine{},
 		charts:   map[string]*loadedChart{},
 	}
+	b.customSchema = declaresOpenAPI(work)
 	b.vars = b.readVars()
 	for k, v := range opts.Vars {
 		b.vars[k] = v
@@ -187,9 +188,12 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 type builder struct {
 	repoRoot string
 	work     string
-	env      string
-	opts     Options
-	vars     map[string]string
+	// customSchema: some kustomization declares `openapi:`, so every build
+	// must reset kustomize's schema (see secureBuild).
+	customSchema bool
+	env          string
+	opts         Options
+	vars         map[string]string
 
 	blocks   []*block
 	findings []manifest.Finding

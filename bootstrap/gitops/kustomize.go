@@ -75,7 +75,7 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 
 	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
 
-	m, err := fluxkustomize.SecureBuild(b.work, dirPath, false)
+	m, err := secureBuild(b.work, dirPath, b.customSchema)
 	if err != nil {
 		if n := b.reportMalformedYAML(dirPath, ref); n > 0 {
 			return nil
@@ -219,7 +219,7 @@ func (b *builder) checkPatchTargets(ks manifest.Object, dirPath string, own *kus
 	if err := os.WriteFile(kfile, bare, 0o644); err != nil {
 		return
 	}
-	m, buildErr := fluxkustomize.SecureBuild(b.work, dirPath, false)
+	m, buildErr := secureBuild(b.work, dirPath, b.customSchema)
 	if err := os.WriteFile(kfile, generated, 0o644); err != nil || buildErr != nil {
 		return
 	}
