@@ -70,6 +70,9 @@ type Options struct {
 	// Vars are extra substitution variables; they override the
 	// environment's cluster-vars.env.
 	Vars map[string]string
+	// Renders, when set, shares chart renders between the builds of one
+	// run (see RenderCache).
+	Renders *RenderCache
 }
 
 // Environment is everything an environment deploys.

@@ -92,13 +92,22 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		return nil
 	}
 	crds, _, _ := unstructured.NestedString(hr.Object, "spec", "install", "crds")
-	res, err := render.Render(ctx, lc.chart, render.Options{
+	ropts := render.Options{
 		ReleaseName: releaseName(hr),
 		Namespace:   releaseNamespace(hr),
 		Values:      values,
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
-	})
+	}
+	key, keyErr := renderKey(lc, ropts)
+	res, cached := b.opts.Renders.get(key)
+	var err error
+	if !cached || keyErr != nil {
+		res, err = render.Render(ctx, lc.chart, ropts)
+		if err == nil && keyErr == nil {
+			b.opts.Renders.put(key, res)
+		}
+	}
 	if err != nil {
 		field := "spec.values"
 		if !errors.Is(err, render.ErrInvalidValues) {

@@ -43,6 +43,9 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 		seen[name] = true
 		r.Environments = append(r.Environments, name)
 	}
+	if opts.Renders == nil {
+		opts.Renders = gitops.NewRenderCache()
+	}
 	for _, name := range r.Environments {
 		if err := ctx.Err(); err != nil {
 			return nil, err
