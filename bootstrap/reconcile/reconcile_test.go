@@ -51,6 +51,7 @@ func TestKustomizationStatus(t *testing.T) {
 		{"spec not yet observed", ks("a", 2, 1, rev2, rev2, cond("True", "", "")), Want{Revision: rev2}, Pending},
 		{"no condition yet", ks("a", 1, 1, "", "", nil), Want{Revision: rev2}, Pending},
 		{"build failed at the wanted revision", ks("a", 1, 1, rev1, rev2, cond("False", meta.BuildFailedReason, "kustomize build failed")), Want{Revision: rev2}, Failed},
+		{"build failed without observing the generation", ks("a", 2, 1, rev1, rev2, cond("False", meta.BuildFailedReason, "accumulating resources")), Want{Revision: rev2}, Failed},
 		{"old failure while the new revision is pending", ks("a", 1, 1, rev1, rev1, cond("False", meta.BuildFailedReason, "x")), Want{Revision: rev2}, Progressing},
 		{"dependency not ready", ks("a", 1, 1, "", rev2, cond("False", meta.DependencyNotReadyReason, "dependency 'flux-system/b' is not ready")), Want{Revision: rev2}, Waiting},
 		{"reconcile request not yet handled", ks("a", 1, 1, rev2, rev2, cond("True", "", "")), Want{Revision: rev2, Token: "t1"}, Pending},

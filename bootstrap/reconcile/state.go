@@ -43,12 +43,13 @@ type Status struct {
 }
 
 // failureReasons are Ready=False reasons after which the controller will
-// not succeed on this revision without a change.
+// not succeed on this revision without a change. ArtifactFailed is not one:
+// it means the source has no artifact yet, and the source itself is waited
+// on (and fails) on its own.
 var failureReasons = map[string]bool{
 	meta.BuildFailedReason:          true,
 	meta.HealthCheckFailedReason:    true,
 	meta.ReconciliationFailedReason: true,
-	meta.ArtifactFailedReason:       true,
 	meta.PruneFailedReason:          true,
 	meta.InvalidPathReason:          true,
 	helmv2.InstallFailedReason:      true,
@@ -82,6 +83,13 @@ func KustomizationStatus(k *kustomizev1.Kustomization, want Want) Status {
 	if ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == meta.DependencyNotReadyReason {
 		return withCondition(Status{State: Waiting, Revision: s.Revision}, ready)
 	}
+	// A failed reconciliation does not record the observed generation, so a
+	// failure counts when it is about the wanted revision (and request).
+	if ready != nil && ready.Status == metav1.ConditionFalse && failureReasons[ready.Reason] &&
+		(want.Revision == "" || k.Status.LastAttemptedRevision == want.Revision) &&
+		(want.Token == "" || k.Status.LastHandledReconcileAt == want.Token) {
+		return withCondition(Status{State: Failed, Revision: s.Revision}, ready)
+	}
 	if k.Status.ObservedGeneration != k.Generation || ready == nil ||
 		(want.Token != "" && k.Status.LastHandledReconcileAt != want.Token) {
 		return withCondition(Status{State: Pending, Revision: s.Revision}, ready)
@@ -109,12 +117,18 @@ func HelmReleaseStatus(h *helmv2.HelmRelease, want Want) Status {
 		s.Revision += "@" + h.Status.LastAttemptedRevisionDigest
 	}
 	ready := apimeta.FindStatusCondition(h.Status.Conditions, meta.ReadyCondition)
+	current := want.Revision == "" || h.Status.LastAttemptedRevision == want.Revision || h.Status.LastAttemptedRevisionDigest == want.Revision
 	if h.Spec.Suspend {
 		return Status{State: Failed, Reason: "Suspended", Message: "the HelmRelease is suspended: resume it with spec.suspend: false", Revision: s.Revision}
 	}
-	current := want.Revision == "" || h.Status.LastAttemptedRevision == want.Revision || h.Status.LastAttemptedRevisionDigest == want.Revision
 	if ready != nil && ready.Status == metav1.ConditionFalse && ready.Reason == helmv2.DependencyNotReadyReason {
 		return withCondition(Status{State: Waiting, Revision: s.Revision}, ready)
+	}
+	// As for Kustomizations, a failure need not record the observed
+	// generation; the attempted generation and revision say what failed.
+	if ready != nil && ready.Status == metav1.ConditionFalse && failureReasons[ready.Reason] && current &&
+		h.Status.LastAttemptedGeneration == h.Generation {
+		return withCondition(Status{State: Failed, Revision: s.Revision}, ready)
 	}
 	if h.Status.ObservedGeneration != h.Generation || ready == nil ||
 		(want.Token != "" && h.Status.LastHandledReconcileAt != want.Token) {

@@ -80,7 +80,13 @@ type FailedError struct {
 
 func (e *FailedError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s failed: %s", e.Object, e.Status)
+	fmt.Fprintf(&b, "%s failed", e.Object)
+	if e.Status.Reason != "" {
+		fmt.Fprintf(&b, " (%s)", e.Status.Reason)
+	}
+	if e.Status.Message != "" {
+		b.WriteString(": " + e.Status.Message)
+	}
 	for _, ev := range e.Events {
 		b.WriteString("\n  event: " + ev)
 	}
@@ -109,7 +115,10 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 	for {
 		polled, done, err := poll(ctx, c, opts)
 		if err != nil {
-			if ctx.Err() != nil && res != nil {
+			// client-go refuses a request it predicts would outlive the
+			// deadline: that is the timeout too.
+			if dl, ok := ctx.Deadline(); res != nil && (ctx.Err() != nil || ok && time.Until(dl) < 2*opts.Interval) {
+				<-ctx.Done()
 				return res, notDone(ctx, res)
 			}
 			return nil, err
@@ -201,7 +210,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 		}
 		want.Revision = rev
 		st := KustomizationStatus(k, want)
-		if !srcReady && st.State == Ready {
+		if !srcReady && st.State != Pending {
 			st = Status{State: Pending, Reason: "SourceNotReady", Message: "waiting for " + src.String(), Revision: st.Revision}
 		}
 		status[ref] = st
