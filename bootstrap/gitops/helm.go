@@ -498,21 +498,72 @@ func templateSources(manifestText string) map[string]string {
 		if src == "" {
 			continue
 		}
-		var meta struct {
-			Kind     string `json:"kind"`
-			Metadata struct {
-				Name string `json:"name"`
-			} `json:"metadata"`
+		kind, name := kindAndName(doc)
+		if kind == "" {
+			var meta struct {
+				Kind     string `json:"kind"`
+				Metadata struct {
+					Name string `json:"name"`
+				} `json:"metadata"`
+			}
+			if err := sigsyaml.Unmarshal([]byte(doc), &meta); err != nil || meta.Kind == "" {
+				continue
+			}
+			kind, name = meta.Kind, meta.Metadata.Name
 		}
-		if err := sigsyaml.Unmarshal([]byte(doc), &meta); err != nil || meta.Kind == "" {
-			continue
-		}
-		key := meta.Kind + "/" + meta.Metadata.Name
+		key := kind + "/" + name
 		if _, dup := out[key]; !dup {
 			out[key] = src
 		}
 	}
 	return out
+}
+
+// kindAndName reads a rendered document's top-level kind and metadata.name
+// from its lines, without parsing the whole document (CRDs are large). It
+// returns empty strings when the document is not laid out plainly, and the
+// caller then parses it.
+func kindAndName(doc string) (kind, name string) {
+	inMeta, indent := false, ""
+	for _, line := range strings.Split(doc, "\n") {
+		if line == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		if line[0] != ' ' {
+			inMeta = false
+			if v, ok := strings.CutPrefix(line, "kind:"); ok {
+				kind = unquote(v)
+			} else if strings.TrimRight(line, " ") == "metadata:" {
+				inMeta = true
+			}
+			continue
+		}
+		if !inMeta {
+			continue
+		}
+		trimmed := strings.TrimLeft(line, " ")
+		if indent == "" {
+			indent = line[:len(line)-len(trimmed)]
+		}
+		if line[:len(line)-len(trimmed)] != indent {
+			continue
+		}
+		if v, ok := strings.CutPrefix(trimmed, "name:"); ok {
+			name = unquote(v)
+		}
+	}
+	if kind == "" || name == "" {
+		return "", ""
+	}
+	return kind, name
+}
+
+func unquote(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+		return v[1 : len(v)-1]
+	}
+	return v
 }
 
 // renderedOrigin is the template an object was rendered from:

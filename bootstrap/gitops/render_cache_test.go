@@ -40,3 +40,17 @@ func TestRenderCacheKeysAndCopies(t *testing.T) {
 		t.Fatal("a nil cache returned a result")
 	}
 }
+
+func TestKindAndName(t *testing.T) {
+	cases := []struct{ doc, kind, name string }{
+		{"# Source: c/templates/a.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  labels:\n    name: not-this\nspec:\n  name: nor-this\n", "Service", "web"},
+		{"kind: \"ConfigMap\"\nmetadata:\n    annotations:\n      x: y\n    name: 'cfg'\n", "ConfigMap", "cfg"},
+		{"apiVersion: v1\nkind: List\nitems: []\n", "", ""},                 // no name: the caller parses
+		{"{\"kind\": \"Secret\", \"metadata\": {\"name\": \"s\"}}", "", ""}, // JSON: the caller parses
+	}
+	for _, tc := range cases {
+		if k, n := kindAndName(tc.doc); k != tc.kind || n != tc.name {
+			t.Errorf("kindAndName(%q) = %q, %q; want %q, %q", tc.doc, k, n, tc.kind, tc.name)
+		}
+	}
+}

@@ -3,7 +3,10 @@ package validate
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -46,18 +49,32 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 	if opts.Renders == nil {
 		opts.Renders = gitops.NewRenderCache()
 	}
-	for _, name := range r.Environments {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		env, err := gitops.Build(ctx, repoRoot, name, opts)
-		if err != nil {
-			return nil, fmt.Errorf("building %s: %w", name, err)
-		}
-		fs, err := c.CheckEnvironment(ctx, env)
-		if err != nil {
-			return nil, err
-		}
+	// Environments are independent: build and check them side by side, one
+	// per core (kustomize runs themselves are serialised inside Build).
+	results := make([][]manifest.Finding, len(r.Environments))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, name := range r.Environments {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			env, err := gitops.Build(gctx, repoRoot, name, opts)
+			if err != nil {
+				return fmt.Errorf("building %s: %w", name, err)
+			}
+			fs, err := c.CheckEnvironment(gctx, env)
+			if err != nil {
+				return err
+			}
+			results[i] = fs
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, fs := range results {
 		r.Findings = append(r.Findings, fs...)
 	}
 	manifest.SortFindings(r.Findings)
