@@ -37,9 +37,10 @@ tools:
 	$(GO) run ./hack/testcluster build
 
 # GITOPS_LOCAL_REQUIRE_TESTENV=1: a missing control plane fails the run
-# instead of skipping the integration tier.
+# instead of skipping the integration tier; -count=1: every run really runs
+# the tests against the control plane, never a cached result.
 test: tools
-	GITOPS_LOCAL_REQUIRE_TESTENV=1 $(GO) test -timeout $(TEST_TIMEOUT) ./...
+	GITOPS_LOCAL_REQUIRE_TESTENV=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # test-short skips the tiers that need the control plane.
 test-short:
