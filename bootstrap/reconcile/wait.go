@@ -176,6 +176,13 @@ func firstFailed(res *Result) *ObjectResult {
 	return nil
 }
 
+// Snapshot reads every Kustomization and HelmRelease (and opts.Source)
+// once and evaluates each as Wait would, without waiting.
+func Snapshot(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
+	res, _, err := poll(ctx, c, opts)
+	return res, err
+}
+
 // poll reads every object once and evaluates it.
 func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, error) {
 	res := &Result{}

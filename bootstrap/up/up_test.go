@@ -27,6 +27,7 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/internal/testenv"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
+	"github.com/leynos/gitops-local/bootstrap/status"
 	"github.com/leynos/gitops-local/bootstrap/up"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
@@ -207,6 +208,22 @@ func TestUpOnRealControlPlane(t *testing.T) {
 			t.Errorf("%s %s: %v", gvk[1], name, err)
 		}
 	}
+	// status sees the same: node, controllers at the pinned images, every
+	// Flux object Ready, the app's pod Ready.
+	st, err := status.Collect(ctx, c, status.Options{Server: env.Config.Host, AppNamespace: up.App.Namespace,
+		AppSelector: map[string]string{"app.kubernetes.io/name": "ghillie"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ready() || len(st.Nodes) == 0 || !st.Nodes[0].Ready || len(st.Controllers) != 3 || len(st.Pods) != 1 || !st.Pods[0].Ready {
+		t.Errorf("status after up: %+v", st)
+	}
+	for _, ctl := range st.Controllers {
+		if !strings.HasPrefix(ctl.Image, "ghcr.io/fluxcd/"+ctl.Name+":v") {
+			t.Errorf("controller %s runs %s", ctl.Name, ctl.Image)
+		}
+	}
+
 	if strings.Contains(out.String(), "test-only-pw") || strings.Contains(out.String(), "test-only-valkey") {
 		t.Errorf("up printed a secret value")
 	}

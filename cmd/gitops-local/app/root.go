@@ -75,6 +75,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newDiffCmd(streams, opts),
 		newBuildCmd(streams, opts),
 		newUpCmd(streams, opts),
+		newStatusCmd(streams, opts),
 	)
 	return cmd
 }

@@ -28,3 +28,14 @@ func TestUpRejectsMissingInput(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusRejectsMissingInput(t *testing.T) {
+	r := run(t, nil, "status")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "no cluster given") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = run(t, nil, "status", "--kubeconfig", "/nonexistent/kc")
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "reading kubeconfig /nonexistent/kc") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,121 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/leynos/gitops-local/bootstrap/status"
+	"github.com/leynos/gitops-local/bootstrap/up"
+)
+
+type statusOptions struct {
+	global *globalOptions
+	url    string
+}
+
+const statusLong = `Show what the preview cluster runs: its nodes, the Flux controllers and
+their images, every Flux Kustomization and HelmRelease with its state and
+the revision it applied (ready only when it has applied its source's current
+revision), the app's pods and the preview URL.
+
+This version reads a cluster given with --kubeconfig.
+
+Exit codes: 0 everything Ready, 1 something is not Ready, 2 the cluster could
+not be read.`
+
+func newStatusCmd(streams Streams, global *globalOptions) *cobra.Command {
+	opts := &statusOptions{global: global}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show the preview's nodes, Flux controllers, Flux objects and app pods",
+		Long:  statusLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return opts.run(cmd, streams)
+		},
+	}
+	cmd.Flags().StringVar(&opts.url, "url", "", "the preview's address through the cluster's ingress, to show with the rest")
+	return cmd
+}
+
+func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
+	if o.global.kubeconfig == "" {
+		return errors.New("no cluster given: pass --kubeconfig (or GITOPS_LOCAL_KUBECONFIG)")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.global.kubeconfig)
+	if err != nil {
+		return fmt.Errorf("reading kubeconfig %s: %w", o.global.kubeconfig, err)
+	}
+	scheme, err := up.Scheme()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", cfg.Host, err)
+	}
+	r, err := status.Collect(cmd.Context(), c, status.Options{
+		Server: cfg.Host, AppNamespace: up.App.Namespace, URL: o.url,
+		AppSelector: map[string]string{"app.kubernetes.io/name": "ghillie"},
+	})
+	if err != nil {
+		return err
+	}
+	if o.global.output == OutputJSON {
+		enc := json.NewEncoder(streams.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return fmt.Errorf("writing status: %w", err)
+		}
+	} else if err := writeStatus(streams, r); err != nil {
+		return err
+	}
+	if !r.Ready() {
+		return Silent(ExitFindings)
+	}
+	return nil
+}
+
+func writeStatus(streams Streams, r *status.Report) error {
+	w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
+	mark := func(ok bool) string {
+		if ok {
+			return "✔"
+		}
+		return "✗"
+	}
+	fmt.Fprintf(w, "server\t%s\n", r.Server)
+	for _, n := range r.Nodes {
+		fmt.Fprintf(w, "node\t%s %s\t%s\n", mark(n.Ready), n.Name, n.Version)
+	}
+	if len(r.Controllers) == 0 {
+		fmt.Fprintf(w, "flux\t✗ not installed (run gitops-local up)\n")
+	}
+	for _, c := range r.Controllers {
+		fmt.Fprintf(w, "flux\t%s %s\t%s\n", mark(c.Available), c.Name, c.Image)
+	}
+	for _, o := range r.Objects {
+		line := fmt.Sprintf("%s %s\t%s\t%s", mark(o.State == "ready"), o.Ref, o.State, o.Revision)
+		if o.State != "ready" && o.Message != "" {
+			line += "\t" + strings.Join(strings.Fields(o.Message), " ")
+		}
+		fmt.Fprintf(w, "object\t%s\n", line)
+	}
+	for _, p := range r.Pods {
+		fmt.Fprintf(w, "pod\t%s %s\t%s\trestarts %d\n", mark(p.Ready), p.Name, p.Phase, p.Restarts)
+	}
+	if r.URL != "" {
+		fmt.Fprintf(w, "url\t%s\n", r.URL)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
