@@ -10,29 +10,15 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/registry"
+
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // copyDir copies the repository's chart so a test can change it.
 func copyDir(t *testing.T, src string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), filepath.Base(src))
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.CopyTree(t, src, dst)
 	return dst
 }
 
@@ -103,14 +89,7 @@ func TestChartPushSkipAndChange(t *testing.T) {
 }
 
 func TestChartPushPlatformArchive(t *testing.T) {
-	dir := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "testdata", "charts")
-	}
-	archive := filepath.Join(dir, "valkey-operator-v0.0.61-chart.tgz")
-	if _, err := os.Stat(archive); err != nil {
-		t.Skipf("upstream chart archive not found (%v): set GITOPS_LOCAL_TESTDATA_CHARTS", err)
-	}
+	archive := filepath.Join(testutil.ChartArchives(t, filepath.Join("..", "..")), "valkey-operator-v0.0.61-chart.tgz")
 	reg := startRegistry(t)
 	p, _ := New(reg, WithInsecure())
 	a, err := p.Chart(context.Background(), archive, "charts")

@@ -16,8 +16,8 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/internal/testenv"
 	"github.com/leynos/gitops-local/bootstrap/progress"
-	"github.com/leynos/gitops-local/bootstrap/publish"
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 	"github.com/leynos/gitops-local/bootstrap/up"
 )
 
@@ -25,29 +25,7 @@ import (
 // directory, so a test can change them.
 func copyRepo(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	for _, d := range publish.Dirs {
-		src := filepath.Join("..", "..", d)
-		err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(filepath.Join("..", ".."), p)
-			dst := filepath.Join(root, rel)
-			if info.IsDir() {
-				return os.MkdirAll(dst, 0o755)
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(dst, data, 0o644)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
+	return testutil.CopyRepo(t, filepath.Join("..", ".."))
 }
 
 // edit replaces old with new in root/file, failing if old is not there.

@@ -3,7 +3,6 @@ package up_test
 import (
 	"bytes"
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,35 +27,15 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
 	"github.com/leynos/gitops-local/bootstrap/status"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 	"github.com/leynos/gitops-local/bootstrap/up"
-	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
 // seededCache is an offline chart cache holding the real upstream archives
 // of the platform charts the local environment installs.
 func seededCache(t testing.TB) *chartcache.Cache {
 	t.Helper()
-	dir := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
-	if dir == "" {
-		dir = filepath.Join("..", "..", "..", "shared", "testdata", "charts")
-	}
-	cache, err := chartcache.New(t.TempDir(), chartcache.WithOffline(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range versions.Charts {
-		if !ch.Local {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join(dir, ch.Name+"-"+ch.Version+".tgz"))
-		if err != nil {
-			t.Skipf("upstream chart archive missing (%v): set GITOPS_LOCAL_TESTDATA_CHARTS", err)
-		}
-		if err := cache.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return cache
+	return testutil.ChartCache(t, filepath.Join("..", ".."), true)
 }
 
 // standInForOperators does, until ctx ends, the two things the absent

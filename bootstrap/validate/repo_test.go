@@ -13,6 +13,7 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
@@ -102,32 +103,7 @@ func chartCache(tb testing.TB) *chartcache.Cache {
 // repository into a temporary folder.
 func copyRepo(tb testing.TB) string {
 	tb.Helper()
-	dst := tb.TempDir()
-	for _, top := range gitops.PublishedDirs {
-		src := filepath.Join(repoRoot, top)
-		err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, err := filepath.Rel(repoRoot, p)
-			if err != nil {
-				return err
-			}
-			target := filepath.Join(dst, rel)
-			if d.IsDir() {
-				return os.MkdirAll(target, 0o755)
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, data, 0o644)
-		})
-		if err != nil {
-			tb.Fatalf("copying %s: %v", top, err)
-		}
-	}
-	return dst
+	return testutil.CopyRepo(tb, repoRoot)
 }
 
 func validateRepo(tb testing.TB, root string, envs ...string) *Report {

@@ -12,7 +12,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
-	"github.com/leynos/gitops-local/bootstrap/versions"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // buildRepo is this repository, seen from this package.
@@ -20,29 +20,10 @@ const buildRepo = "../../.."
 
 // buildEnv returns GITOPS_LOCAL_* settings pointing the chart cache at a
 // temporary directory seeded with the upstream archives of every pinned
-// chart (GITOPS_LOCAL_TESTDATA_CHARTS, default ../shared/testdata/charts
-// next to the repository), or skips the test when they are absent.
+// chart, or skips the test when they are absent.
 func buildEnv(t *testing.T) map[string]string {
 	t.Helper()
-	src := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
-	if src == "" {
-		src = filepath.Join(buildRepo, "..", "shared", "testdata", "charts")
-	}
-	dir := t.TempDir()
-	c, err := chartcache.New(dir, chartcache.WithOffline(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range versions.Charts {
-		data, err := os.ReadFile(filepath.Join(src, ch.Name+"-"+ch.Version+".tgz"))
-		if err != nil {
-			t.Skipf("needs the upstream chart archives in %s (set GITOPS_LOCAL_TESTDATA_CHARTS): %v", src, err)
-		}
-		if err := c.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return map[string]string{chartcache.EnvDir: dir}
+	return map[string]string{chartcache.EnvDir: testutil.ChartCache(t, buildRepo, false).Dir()}
 }
 
 // docs decodes build's YAML output into objects.

@@ -9,69 +9,27 @@ import (
 	"testing"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
-	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
-	"github.com/leynos/gitops-local/bootstrap/versions"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // repoRoot is this repository, seen from this package.
 const repoRoot = "../../.."
 
-// withChartCache points GITOPS_LOCAL_CHART_CACHE at a cache holding every
-// pinned platform chart: the one already set, else a temporary one seeded
-// from the upstream archives (GITOPS_LOCAL_TESTDATA_CHARTS, default
-// ../shared/testdata/charts next to the repository). It skips the test when
-// there are none.
+// withChartCache points the chart cache at GITOPS_LOCAL_CHART_CACHE when
+// set, else at a temporary cache seeded with the upstream archives.
 func withChartCache(t *testing.T) map[string]string {
 	t.Helper()
 	if dir := os.Getenv(chartcache.EnvDir); dir != "" {
 		return map[string]string{chartcache.EnvDir: dir}
 	}
-	src := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS")
-	if src == "" {
-		src = filepath.Join(repoRoot, "..", "shared", "testdata", "charts")
-	}
-	dir := t.TempDir()
-	c, err := chartcache.New(dir, chartcache.WithOffline(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ch := range versions.Charts {
-		data, err := os.ReadFile(filepath.Join(src, ch.Name+"-"+ch.Version+".tgz"))
-		if err != nil {
-			t.Skipf("needs the upstream chart archives (GITOPS_LOCAL_TESTDATA_CHARTS or %s): %v", chartcache.EnvDir, err)
-		}
-		if err := c.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return map[string]string{chartcache.EnvDir: dir}
+	return map[string]string{chartcache.EnvDir: testutil.ChartCache(t, repoRoot, false).Dir()}
 }
 
 // copyTree copies the published tree of the repository into a new folder.
 func copyTree(t *testing.T) string {
 	t.Helper()
-	dst := t.TempDir()
-	for _, top := range gitops.PublishedDirs {
-		err := filepath.WalkDir(filepath.Join(repoRoot, top), func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(repoRoot, p)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
+	return testutil.CopyRepo(t, repoRoot)
 }
 
 func replaceIn(t *testing.T, file, old, new string) {

@@ -1,0 +1,98 @@
+// Package testutil holds what the project's tests share: copying the
+// repository's GitOps tree to change it, and a chart cache seeded with the
+// real upstream chart archives. It is a plain package (not internal) so the
+// CLI's tests can use it too; nothing outside tests imports it.
+package testutil
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/versions"
+)
+
+// EnvTestdataCharts names the directory of upstream chart archives
+// (<name>-<version>.tgz) tests read; the default is
+// ../shared/testdata/charts beside the repository.
+const EnvTestdataCharts = "GITOPS_LOCAL_TESTDATA_CHARTS"
+
+// publishedDirs are the repository folders up publishes and build reads.
+var publishedDirs = []string{"gitops", "overlays", "charts"}
+
+// CopyTree copies the directories and regular files under src to dst.
+func CopyTree(tb testing.TB, src, dst string) {
+	tb.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		tb.Fatalf("copying %s: %v", src, err)
+	}
+}
+
+// CopyRepo copies gitops/, overlays/ and charts/ of the repository at
+// repoRoot into a new temporary directory and returns it.
+func CopyRepo(tb testing.TB, repoRoot string) string {
+	tb.Helper()
+	dst := tb.TempDir()
+	for _, d := range publishedDirs {
+		CopyTree(tb, filepath.Join(repoRoot, d), filepath.Join(dst, d))
+	}
+	return dst
+}
+
+// ChartArchives is the directory of upstream chart archives, or skips the
+// test saying how to provide them.
+func ChartArchives(tb testing.TB, repoRoot string) string {
+	tb.Helper()
+	dir := os.Getenv(EnvTestdataCharts)
+	if dir == "" {
+		dir = filepath.Join(repoRoot, "..", "shared", "testdata", "charts")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*.tgz")); len(m) == 0 {
+		tb.Skipf("needs the upstream chart archives (<name>-<version>.tgz) in %s: set %s", dir, EnvTestdataCharts)
+	}
+	return dir
+}
+
+// ChartCache is an offline chart cache in a temporary directory holding the
+// pinned platform charts from ChartArchives; local limits it to the charts
+// the local environment installs.
+func ChartCache(tb testing.TB, repoRoot string, local bool) *chartcache.Cache {
+	tb.Helper()
+	src := ChartArchives(tb, repoRoot)
+	cache, err := chartcache.New(tb.TempDir(), chartcache.WithOffline(true))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, ch := range versions.Charts {
+		if local && !ch.Local {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, ch.Name+"-"+ch.Version+".tgz"))
+		if err != nil {
+			tb.Skipf("upstream chart archive missing: %v (set %s)", err, EnvTestdataCharts)
+		}
+		if err := cache.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return cache
+}
