@@ -65,6 +65,16 @@ func newStack(ctx context.Context, t *testing.T, root string) *stack {
 	}}
 }
 
+func (s *stack) sync(ctx context.Context, t *testing.T) (*up.Summary, string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	rep := progress.New(&out, true)
+	opts := s.opts
+	opts.Log = rep
+	sum, err := up.Sync(ctx, rep, opts)
+	return sum, out.String(), err
+}
+
 func (s *stack) up(ctx context.Context, t *testing.T) (*up.Summary, string, error) {
 	t.Helper()
 	var out bytes.Buffer
@@ -77,8 +87,9 @@ func (s *stack) up(ctx context.Context, t *testing.T) (*up.Summary, string, erro
 
 // TestUpConvergesAfterCancel interrupts up inside each step in turn, as
 // Ctrl-C would, then runs it to the end: every state an interrupted up
-// leaves must be one the next up converges from. It then changes an overlay
-// and checks that up pushes and applies the change.
+// leaves must be one the next up converges from. It then checks that sync
+// refuses an invalid change without pushing, and pushes and applies a valid
+// one.
 func TestUpConvergesAfterCancel(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -118,11 +129,23 @@ func TestUpConvergesAfterCancel(t *testing.T) {
 		}
 	}
 
+	// An invalid change is refused by sync before anything is pushed.
+	edit(t, root, "overlays/local/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
+	sum, out, err = s.sync(ctx, t)
+	var invalid *up.InvalidError
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "spec.values.image") || !strings.Contains(err.Error(), "tagg") {
+		t.Fatalf("sync of an invalid change: %v, want a validation error naming spec.values.image and tagg\n%s", err, out)
+	}
+	if sum.Artifact != nil {
+		t.Errorf("sync pushed an invalid change: %+v", sum.Artifact)
+	}
+	edit(t, root, "overlays/local/ghillie.yaml", "\n              tagg: oops", "")
+
 	// A changed overlay is pushed and reconciled; the charts are not pushed.
 	edit(t, root, "overlays/local/ghillie.yaml", "GHILLIE_LOG_LEVEL: DEBUG", "GHILLIE_LOG_LEVEL: WARNING")
-	sum, out, err = s.up(ctx, t)
+	sum, out, err = s.sync(ctx, t)
 	if err != nil {
-		t.Fatalf("up after an overlay change: %v\n%s", err, out)
+		t.Fatalf("sync after an overlay change: %v\n%s", err, out)
 	}
 	if sum.Artifact.Skipped {
 		t.Errorf("the changed tree was not pushed")

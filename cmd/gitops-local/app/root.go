@@ -76,6 +76,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newBuildCmd(streams, opts),
 		newUpCmd(streams, opts),
 		newStatusCmd(streams, opts),
+		newSyncCmd(streams, opts),
 	)
 	return cmd
 }

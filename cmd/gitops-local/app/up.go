@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,20 +52,49 @@ func newUpCmd(streams Streams, global *globalOptions) *cobra.Command {
 		Long:  upLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, streams)
+			return opts.run(cmd, streams, up.Run)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&opts.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree)")
-	f.StringVar(&opts.registry, "registry", "", "the cluster's OCI registry as this machine reaches it (host:port, plain HTTP)")
-	f.StringVar(&opts.registryInCluster, "registry-in-cluster", "", "the same registry as the cluster reaches it (default: --registry)")
-	f.StringVar(&opts.url, "url", "", "the preview's address through the cluster's ingress, e.g. http://127.0.0.1:8080/")
-	f.DurationVar(&opts.timeout, "timeout", 10*time.Minute, "how long to wait for everything to be Ready")
-	f.BoolVar(&opts.offline, "offline", false, "never pull charts: use only the local chart cache")
+	opts.flags(cmd)
 	return cmd
 }
 
-func (o *upOptions) run(cmd *cobra.Command, streams Streams) error {
+// runner is up.Run or up.Sync.
+type runner func(context.Context, *progress.Reporter, up.Options) (*up.Summary, error)
+
+const syncLong = `One round of the inner loop on a cluster 'gitops-local up' has prepared:
+validate overlays/local offline (as 'gitops-local validate' does) and refuse
+an invalid change before anything is pushed; push what changed; ask Flux to
+reconcile at once; and wait, revision-aware, until everything has applied it.
+
+Exit codes: 0 applied and Ready, 2 refused, failed or timed out.`
+
+func newSyncCmd(streams Streams, global *globalOptions) *cobra.Command {
+	opts := &upOptions{global: global}
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Validate, push and reconcile local changes once, and wait until they are applied",
+		Long:  syncLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return opts.run(cmd, streams, up.Sync)
+		},
+	}
+	opts.flags(cmd)
+	return cmd
+}
+
+func (o *upOptions) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&o.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree)")
+	f.StringVar(&o.registry, "registry", "", "the cluster's OCI registry as this machine reaches it (host:port, plain HTTP)")
+	f.StringVar(&o.registryInCluster, "registry-in-cluster", "", "the same registry as the cluster reaches it (default: --registry)")
+	f.StringVar(&o.url, "url", "", "the preview's address through the cluster's ingress, e.g. http://127.0.0.1:8080/")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for everything to be Ready")
+	f.BoolVar(&o.offline, "offline", false, "never pull charts: use only the local chart cache")
+}
+
+func (o *upOptions) run(cmd *cobra.Command, streams Streams, do runner) error {
 	ctx := cmd.Context()
 	if o.global.kubeconfig == "" {
 		return errors.New("no cluster given: pass --kubeconfig (or GITOPS_LOCAL_KUBECONFIG) and --registry for an existing cluster")
@@ -92,7 +122,7 @@ func (o *upOptions) run(cmd *cobra.Command, streams Streams) error {
 		return err
 	}
 	rep := progress.New(streams.ErrOut, o.global.verbose)
-	sum, runErr := up.Run(ctx, rep, up.Options{
+	sum, runErr := do(ctx, rep, up.Options{
 		RepoRoot:     root,
 		Config:       cfg,
 		RegistryPush: o.registry,

@@ -18,6 +18,8 @@ func TestUpRejectsMissingInput(t *testing.T) {
 		{"unreadable kubeconfig", nil, []string{"up", "--kubeconfig", "/nonexistent/kubeconfig", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kubeconfig"},
 		{"kubeconfig from the environment", map[string]string{"GITOPS_LOCAL_KUBECONFIG": "/nonexistent/kc"}, []string{"up", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kc"},
 		{"arguments", nil, []string{"up", "extra"}, `unknown command "extra"`},
+		{"sync without a cluster", nil, []string{"sync", "--registry", "127.0.0.1:5000"}, "no cluster given: pass --kubeconfig"},
+		{"sync without a registry", nil, []string{"sync", "--kubeconfig", "/nonexistent"}, "no registry given"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
