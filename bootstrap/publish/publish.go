@@ -199,7 +199,7 @@ func collect(root string) ([]file, error) {
 				}
 				return nil
 			}
-			if ignored(name) {
+			if Ignored(name) {
 				return nil
 			}
 			rel, _ := filepath.Rel(root, p)
@@ -229,7 +229,9 @@ func collect(root string) ([]file, error) {
 	return files, nil
 }
 
-func ignored(name string) bool {
+// Ignored reports whether a file name is editor or OS litter that is never
+// published (and whose changes the watch loop does not act on).
+func Ignored(name string) bool {
 	return name == ".DS_Store" || strings.HasSuffix(name, "~") || strings.HasSuffix(name, ".swp") ||
 		strings.HasPrefix(name, ".#") || strings.HasSuffix(name, ".orig") || strings.HasSuffix(name, ".rej")
 }

@@ -77,6 +77,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newUpCmd(streams, opts),
 		newStatusCmd(streams, opts),
 		newSyncCmd(streams, opts),
+		newWatchCmd(streams, opts),
 	)
 	return cmd
 }

@@ -95,34 +95,42 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 }
 
 func (o *upOptions) run(cmd *cobra.Command, streams Streams, do runner) error {
-	ctx := cmd.Context()
+	opts, err := o.prepare(cmd.Context())
+	if err != nil {
+		return err
+	}
+	return o.execute(cmd.Context(), streams, opts, do)
+}
+
+// prepare checks the flags and reads the kubeconfig and chart cache: the
+// part of a run that no change to the repository can fix.
+func (o *upOptions) prepare(ctx context.Context) (up.Options, error) {
 	if o.global.kubeconfig == "" {
-		return errors.New("no cluster given: pass --kubeconfig (or GITOPS_LOCAL_KUBECONFIG) and --registry for an existing cluster")
+		return up.Options{}, errors.New("no cluster given: pass --kubeconfig (or GITOPS_LOCAL_KUBECONFIG) and --registry for an existing cluster")
 	}
 	if o.registry == "" {
-		return errors.New("no registry given: pass --registry host:port, the registry the cluster pulls from")
+		return up.Options{}, errors.New("no registry given: pass --registry host:port, the registry the cluster pulls from")
 	}
 	if o.timeout <= 0 {
-		return fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
+		return up.Options{}, fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
 	}
 	root, err := findRepoRoot(ctx, o.repo)
 	if err != nil {
-		return err
+		return up.Options{}, err
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", o.global.kubeconfig)
 	if err != nil {
-		return fmt.Errorf("reading kubeconfig %s: %w", o.global.kubeconfig, err)
+		return up.Options{}, fmt.Errorf("reading kubeconfig %s: %w", o.global.kubeconfig, err)
 	}
 	dir, err := chartcache.DefaultDir(o.global.lookupEnv)
 	if err != nil {
-		return err
+		return up.Options{}, err
 	}
 	cache, err := chartcache.New(dir, chartcache.WithOffline(o.offline))
 	if err != nil {
-		return err
+		return up.Options{}, err
 	}
-	rep := progress.New(streams.ErrOut, o.global.verbose)
-	sum, runErr := do(ctx, rep, up.Options{
+	return up.Options{
 		RepoRoot:     root,
 		Config:       cfg,
 		RegistryPush: o.registry,
@@ -130,8 +138,14 @@ func (o *upOptions) run(cmd *cobra.Command, streams Streams, do runner) error {
 		Charts:       cache,
 		Timeout:      o.timeout,
 		URL:          o.url,
-		Log:          rep,
-	})
+	}, nil
+}
+
+// execute runs up or sync and prints the outcome.
+func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Options, do runner) error {
+	rep := progress.New(streams.ErrOut, o.global.verbose)
+	opts.Log = rep
+	sum, runErr := do(ctx, rep, opts)
 	if o.global.output == OutputJSON && sum != nil {
 		enc := json.NewEncoder(streams.Out)
 		enc.SetIndent("", "  ")

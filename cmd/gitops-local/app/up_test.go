@@ -20,6 +20,8 @@ func TestUpRejectsMissingInput(t *testing.T) {
 		{"arguments", nil, []string{"up", "extra"}, `unknown command "extra"`},
 		{"sync without a cluster", nil, []string{"sync", "--registry", "127.0.0.1:5000"}, "no cluster given: pass --kubeconfig"},
 		{"sync without a registry", nil, []string{"sync", "--kubeconfig", "/nonexistent"}, "no registry given"},
+		{"watch without a cluster", nil, []string{"watch", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "no cluster given: pass --kubeconfig"},
+		{"watch with a bad kubeconfig", nil, []string{"watch", "--kubeconfig", "/nonexistent/kc", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kc"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

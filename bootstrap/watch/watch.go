@@ -1,0 +1,115 @@
+// Package watch runs a function each time the GitOps tree changes: it
+// watches gitops/, overlays/ and charts/ (new folders included), waits until
+// the edits settle, and runs one round; edits made during a round start
+// another when it ends.
+package watch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/leynos/gitops-local/bootstrap/publish"
+)
+
+// Options configure Run.
+type Options struct {
+	// Root is the repository checkout.
+	Root string
+	// Debounce is how long the tree must stay quiet before a round;
+	// default 300ms.
+	Debounce time.Duration
+	// Round is called after each settled change with the changed paths
+	// (relative to Root). Its error is reported through OnError and the
+	// loop goes on: fixing the file starts the next round.
+	Round func(ctx context.Context, changed []string) error
+	// OnError reports a round's error; nil ignores it.
+	OnError func(error)
+}
+
+// Run watches until ctx ends, then returns nil. A round in progress when
+// ctx ends is given the cancelled context and awaited.
+func Run(ctx context.Context, opts Options) error {
+	if opts.Round == nil {
+		return errors.New("watch: no round to run")
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = 300 * time.Millisecond
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return fmt.Errorf("watching %s: %w", opts.Root, err)
+	}
+	defer w.Close()
+	for _, d := range publish.Dirs {
+		if err := addTree(w, filepath.Join(opts.Root, d)); err != nil {
+			return err
+		}
+	}
+
+	changed := map[string]bool{}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-w.Errors:
+			if opts.OnError != nil {
+				opts.OnError(fmt.Errorf("watching %s: %w", opts.Root, err))
+			}
+		case ev := <-w.Events:
+			if publish.Ignored(filepath.Base(ev.Name)) || ev.Op == fsnotify.Chmod {
+				continue
+			}
+			if ev.Op&fsnotify.Create != 0 {
+				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
+					// A new folder: watch it, and count what it already holds.
+					_ = addTree(w, ev.Name)
+				}
+			}
+			rel, err := filepath.Rel(opts.Root, ev.Name)
+			if err != nil {
+				rel = ev.Name
+			}
+			changed[filepath.ToSlash(rel)] = true
+			timer.Reset(opts.Debounce)
+		case <-timer.C:
+			paths := make([]string, 0, len(changed))
+			for p := range changed {
+				paths = append(paths, p)
+			}
+			clear(changed)
+			slices.Sort(paths)
+			if err := opts.Round(ctx, paths); err != nil && opts.OnError != nil && ctx.Err() == nil {
+				opts.OnError(err)
+			}
+		}
+	}
+}
+
+// addTree watches dir and every folder below it.
+func addTree(w *fsnotify.Watcher, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		if err := w.Add(p); err != nil {
+			return fmt.Errorf("watching %s: %w", p, err)
+		}
+		return nil
+	})
+}

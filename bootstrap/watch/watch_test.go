@@ -1,0 +1,147 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+type rounds struct {
+	mu   sync.Mutex
+	got  [][]string
+	errs []error
+	fail error
+	c    chan struct{}
+}
+
+func (r *rounds) round(_ context.Context, changed []string) error {
+	r.mu.Lock()
+	r.got = append(r.got, changed)
+	fail := r.fail
+	r.mu.Unlock()
+	r.c <- struct{}{}
+	return fail
+}
+
+func start(t *testing.T) (string, *rounds, func()) {
+	t.Helper()
+	root := t.TempDir()
+	for _, d := range []string{"gitops/apps", "overlays/local", "charts/ghillie"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &rounds{c: make(chan struct{}, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, Options{Root: root, Debounce: 100 * time.Millisecond, Round: r.round,
+			OnError: func(err error) { r.mu.Lock(); r.errs = append(r.errs, err); r.mu.Unlock() }})
+	}()
+	time.Sleep(100 * time.Millisecond) // let the watcher start
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v after cancel", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	}
+	return root, r, stop
+}
+
+func write(t *testing.T, root, rel, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(root, rel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, rel), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *rounds) wait(t *testing.T) []string {
+	t.Helper()
+	select {
+	case <-r.c:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no round after a change")
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[len(r.got)-1]
+}
+
+func (r *rounds) none(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-r.c:
+		r.mu.Lock()
+		t.Errorf("unexpected round: %v", r.got[len(r.got)-1])
+		r.mu.Unlock()
+	case <-time.After(d):
+	}
+}
+
+func TestBurstIsOneRound(t *testing.T) {
+	root, r, stop := start(t)
+	defer stop()
+	for i := 0; i < 5; i++ {
+		write(t, root, "overlays/local/ghillie.yaml", "v: "+string(rune('a'+i)))
+		write(t, root, "charts/ghillie/values.yaml", "x: 1")
+	}
+	got := r.wait(t)
+	if !slices.Equal(got, []string{"charts/ghillie/values.yaml", "overlays/local/ghillie.yaml"}) {
+		t.Errorf("changed = %v", got)
+	}
+	r.none(t, 400*time.Millisecond)
+}
+
+func TestEditorLitterIsIgnored(t *testing.T) {
+	root, r, stop := start(t)
+	defer stop()
+	write(t, root, "overlays/local/.ghillie.yaml.swp", "x")
+	write(t, root, "overlays/local/ghillie.yaml~", "x")
+	r.none(t, 500*time.Millisecond)
+}
+
+func TestNewFolderIsWatched(t *testing.T) {
+	root, r, stop := start(t)
+	defer stop()
+	write(t, root, "overlays/ephemeral/pr-9/kustomization.yaml", "resources: []")
+	r.wait(t)
+	// Later edits inside the new folder are seen too.
+	time.Sleep(200 * time.Millisecond)
+	write(t, root, "overlays/ephemeral/pr-9/kustomization.yaml", "resources: [a.yaml]")
+	if got := r.wait(t); !slices.Contains(got, "overlays/ephemeral/pr-9/kustomization.yaml") {
+		t.Errorf("changed = %v", got)
+	}
+}
+
+func TestFailedRoundKeepsWatching(t *testing.T) {
+	root, r, stop := start(t)
+	defer stop()
+	r.mu.Lock()
+	r.fail = errors.New("kustomize build failed")
+	r.mu.Unlock()
+	write(t, root, "gitops/apps/x.yaml", "broken: [")
+	r.wait(t)
+	r.mu.Lock()
+	r.fail = nil
+	r.mu.Unlock()
+	write(t, root, "gitops/apps/x.yaml", "fixed: true")
+	r.wait(t)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) != 1 || r.errs[0].Error() != "kustomize build failed" {
+		t.Errorf("errors reported: %v, want the failed round's error once", r.errs)
+	}
+}

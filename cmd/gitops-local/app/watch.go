@@ -1,0 +1,53 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/leynos/gitops-local/bootstrap/up"
+	"github.com/leynos/gitops-local/bootstrap/watch"
+)
+
+const watchLong = `Watch gitops/, overlays/ and charts/ and run 'gitops-local sync' each time
+they change: once the edits settle, the change is validated offline (an
+invalid one is refused, saying why, and nothing is pushed), pushed, reconciled
+by Flux at once and waited on, revision-aware. A failed round is reported
+once and the loop goes on: fixing the file starts the next round. One round
+runs at start. Ctrl-C stops it between or during rounds; a push is never left
+half-done (the registry only tags a fully uploaded artifact).`
+
+func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
+	opts := &upOptions{global: global}
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Sync every change to gitops/, overlays/ or charts/ through Flux as it is saved",
+		Long:  watchLong,
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			// Bad flags or an unreadable kubeconfig stop watch at once: no
+			// file change can fix them.
+			uopts, err := opts.prepare(ctx)
+			if err != nil {
+				return err
+			}
+			round := func(ctx context.Context, changed []string) error {
+				if len(changed) > 0 {
+					fmt.Fprintf(streams.ErrOut, "\nchanged: %s\n", strings.Join(changed, ", "))
+				}
+				return opts.execute(ctx, streams, uopts, up.Sync)
+			}
+			report := func(err error) { fmt.Fprintf(streams.ErrOut, "✗ %v\n", err) }
+			if err := round(ctx, nil); err != nil && ctx.Err() == nil {
+				report(err)
+			}
+			fmt.Fprintf(streams.ErrOut, "watching %s/{gitops,overlays,charts} (Ctrl-C to stop)\n", uopts.RepoRoot)
+			return watch.Run(ctx, watch.Options{Root: uopts.RepoRoot, Round: round, OnError: report})
+		},
+	}
+	opts.flags(cmd)
+	return cmd
+}
