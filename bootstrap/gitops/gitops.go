@@ -57,7 +57,7 @@ const (
 
 // PublishedDirs are the repository directories pushed to the cluster's
 // source, hence the only ones a Flux Kustomization can reach.
-var PublishedDirs = []string{"gitops", "overlays", "charts"}
+var PublishedDirs = manifest.PublishedDirs
 
 // Options configures Build.
 type Options struct {

@@ -11,6 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
+// PublishedDirs are the repository folders that make up the GitOps tree: the
+// ones pushed to the cluster's source, hence the only ones a Flux
+// Kustomization can reach, and the ones build, validate and watch read.
+var PublishedDirs = []string{"gitops", "overlays", "charts"}
+
 // Origin says where an object came from, so that a finding can name it.
 type Origin struct {
 	// File is the repository-relative path of the file that declared the

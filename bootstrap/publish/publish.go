@@ -22,10 +22,12 @@ import (
 	"github.com/fluxcd/pkg/oci"
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
 )
 
 // Dirs are the repository folders that make up the GitOps artifact.
-var Dirs = []string{"gitops", "overlays", "charts"}
+var Dirs = manifest.PublishedDirs
 
 // ContentDigestAnnotation records the digest of the artifact's content (file
 // paths, modes and bytes), so that an unchanged tree is not pushed again.

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/manifest"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
@@ -17,9 +18,6 @@ import (
 // (<name>-<version>.tgz) tests read; the default is
 // ../shared/testdata/charts beside the repository.
 const EnvTestdataCharts = "GITOPS_LOCAL_TESTDATA_CHARTS"
-
-// publishedDirs are the repository folders up publishes and build reads.
-var publishedDirs = []string{"gitops", "overlays", "charts"}
 
 // CopyTree copies the directories and regular files under src to dst.
 func CopyTree(tb testing.TB, src, dst string) {
@@ -52,7 +50,7 @@ func CopyTree(tb testing.TB, src, dst string) {
 func CopyRepo(tb testing.TB, repoRoot string) string {
 	tb.Helper()
 	dst := tb.TempDir()
-	for _, d := range publishedDirs {
+	for _, d := range manifest.PublishedDirs {
 		CopyTree(tb, filepath.Join(repoRoot, d), filepath.Join(dst, d))
 	}
 	return dst
