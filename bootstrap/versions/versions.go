@@ -26,6 +26,11 @@ const (
 	// K3d is the k3d library version; its helper images (proxy, tools) are
 	// tagged with it so that k3d never falls back to "latest".
 	K3d = "v5.8.3"
+	// K3dProxyImage and K3dToolsImage are k3d's helper images (its load
+	// balancer, and the container that imports images), tagged with K3d;
+	// package cluster/k3d makes k3d use exactly these.
+	K3dProxyImage = "ghcr.io/k3d-io/k3d-proxy:5.8.3"
+	K3dToolsImage = "ghcr.io/k3d-io/k3d-tools:5.8.3"
 	// RegistryImage is the image of the k3d-managed OCI registry.
 	RegistryImage = "docker.io/library/registry:2.8.3"
 )
@@ -75,6 +80,8 @@ func Components() []Component {
 		{"helm-controller", HelmController},
 		{"k3s", K3sImage},
 		{"k3d", K3d},
+		{"k3d-proxy", K3dProxyImage},
+		{"k3d-tools", K3dToolsImage},
 		{"registry", RegistryImage},
 	}
 	for _, ch := range Charts {
