@@ -2,7 +2,6 @@ package app
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/leynos/gitops-local/bootstrap/cluster"
 	"github.com/leynos/gitops-local/bootstrap/status"
 	"github.com/leynos/gitops-local/bootstrap/up"
 )
@@ -25,7 +25,8 @@ their images, every Flux Kustomization and HelmRelease with its state and
 the revision it applied (ready only when it has applied its source's current
 revision), the app's pods and the preview URL.
 
-This version reads a cluster given with --kubeconfig.
+It reads the k3d cluster --cluster (with its registry and kubeconfig), or
+the cluster given with --kubeconfig.
 
 Exit codes: 0 everything Ready, 1 something is not Ready, 2 the cluster could
 not be read.`
@@ -46,12 +47,17 @@ func newStatusCmd(streams Streams, global *globalOptions) *cobra.Command {
 }
 
 func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
-	if o.global.kubeconfig == "" {
-		return errors.New("no cluster given: pass --kubeconfig (or GITOPS_LOCAL_KUBECONFIG)")
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", o.global.kubeconfig)
+	kubeconfig, cl, err := kubeconfigFor(cmd.Context(), o.global)
 	if err != nil {
-		return fmt.Errorf("reading kubeconfig %s: %w", o.global.kubeconfig, err)
+		return err
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return fmt.Errorf("reading kubeconfig %s: %w", kubeconfig, err)
+	}
+	url := o.url
+	if url == "" && cl != nil {
+		url = cl.URL
 	}
 	scheme, err := up.Scheme()
 	if err != nil {
@@ -62,7 +68,7 @@ func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
 		return fmt.Errorf("connecting to %s: %w", cfg.Host, err)
 	}
 	r, err := status.Collect(cmd.Context(), c, status.Options{
-		Server: cfg.Host, AppNamespace: up.App.Namespace, URL: o.url,
+		Server: cfg.Host, AppNamespace: up.App.Namespace, URL: url,
 		AppSelector: map[string]string{"app.kubernetes.io/name": "ghillie"},
 	})
 	if err != nil {
@@ -71,10 +77,10 @@ func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
 	if o.global.output == OutputJSON {
 		enc := json.NewEncoder(streams.Out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(r); err != nil {
+		if err := enc.Encode(statusOutput{Cluster: cl, Report: r}); err != nil {
 			return fmt.Errorf("writing status: %w", err)
 		}
-	} else if err := writeStatus(streams, r); err != nil {
+	} else if err := writeStatus(streams, cl, r); err != nil {
 		return err
 	}
 	if !r.Ready() {
@@ -83,13 +89,24 @@ func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
 	return nil
 }
 
-func writeStatus(streams Streams, r *status.Report) error {
+// statusOutput is status's -o json output.
+type statusOutput struct {
+	// Cluster is the k3d cluster, when status looks at one.
+	Cluster *cluster.Cluster `json:"cluster,omitempty"`
+	*status.Report
+}
+
+func writeStatus(streams Streams, cl *cluster.Cluster, r *status.Report) error {
 	w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
 	mark := func(ok bool) string {
 		if ok {
 			return "✔"
 		}
 		return "✗"
+	}
+	if cl != nil {
+		fmt.Fprintf(w, "cluster\t%s (%s)\tkubeconfig %s\n", cl.Name, cl.Provider, cl.Kubeconfig)
+		fmt.Fprintf(w, "registry\t%s\tin the cluster %s\n", cl.RegistryPush, cl.RegistryPull)
 	}
 	fmt.Fprintf(w, "server\t%s\n", r.Server)
 	for _, n := range r.Nodes {

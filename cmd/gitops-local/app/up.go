@@ -5,57 +5,83 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/up"
 )
 
 type upOptions struct {
-	global            *globalOptions
-	repo              string
-	registry          string
-	registryInCluster string
-	url               string
-	timeout           time.Duration
-	offline           bool
+	global  *globalOptions
+	cluster clusterFlags
+	repo    string
+	timeout time.Duration
+	offline bool
+	// The app image (up on k3d only).
+	appSrc    string
+	image     string
+	skipBuild bool
 }
 
-const upLong = `Turn a cluster into the local preview, the same GitOps deployment the
-cloud's ephemeral previews run:
+const upLong = `Create the local preview, the same GitOps deployment the cloud's
+ephemeral previews run:
 
-  1. install Flux at the pinned versions (from manifests built into the tool);
-  2. push the platform charts (from the local chart cache), charts/ghillie and
+  1. check that Docker answers and the ports are free, before anything is
+     created;
+  2. build Ghillie's image from --app-src (a Ghillie checkout) with this
+     repository's Dockerfile, or tag --image REF, as ghillie:local;
+  3. create the k3d cluster --cluster (k3s, its ingress on a loopback port,
+     a k3d-managed registry on loopback) or reuse it, and write its own
+     kubeconfig under the state folder (~/.kube/config is left alone);
+  4. import ghillie:local into every node and check that each has it;
+  5. install Flux at the pinned versions (from manifests built into the tool);
+  6. push the platform charts (from the local chart cache), charts/ghillie and
      this repository's gitops/, overlays/ and charts/ to the cluster's registry,
      skipping what the registry already holds;
-  3. point Flux at them: the cluster-vars ConfigMap, the OCIRepository and the
+  7. point Flux at them: the cluster-vars ConfigMap, the OCIRepository and the
      root Kustomization for overlays/local, and ask Flux to reconcile now;
-  4. create the Secret ghillie (DATABASE_URL, GHILLIE_DATABASE_URL, VALKEY_URL)
+  8. create the Secret ghillie (DATABASE_URL, GHILLIE_DATABASE_URL, VALKEY_URL)
      as soon as CloudNativePG and valkey-operator have made theirs;
-  5. wait until every Kustomization and HelmRelease has applied what was
+  9. wait until every Kustomization and HelmRelease has applied what was
      pushed, following dependsOn, and stop at the first failure;
-  6. print the preview URL and the app's /health and /ready answers.
+ 10. print the preview URL and the app's /health and /ready answers.
 
 Every step is idempotent: run up again after a change, a failure or Ctrl-C.
-This version drives an existing cluster given with --kubeconfig, whose
-registry is given with --registry.`
+
+With --kubeconfig, up deploys to a cluster you already have instead (steps
+5-10), whose registry is given with --registry; it creates nothing and
+imports no image.
+
+Exit codes: 0 Ready, 2 failed (no Docker, bad flags, a failed build or
+reconciliation, a timeout).`
 
 func newUpCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts := &upOptions{global: global}
 	cmd := &cobra.Command{
 		Use:   "up",
-		Short: "Deploy the local preview with Flux and wait until it is Ready",
+		Short: "Create the cluster, deploy the local preview with Flux and wait until it is Ready",
 		Long:  upLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, streams, up.Run)
+			return opts.runUp(cmd.Context(), streams)
 		},
 	}
 	opts.flags(cmd)
+	f := cmd.Flags()
+	opts.cluster.k3dFlags(f)
+	f.StringVar(&opts.appSrc, "app-src", "", "a Ghillie checkout to build ghillie:local from (k3d)")
+	f.StringVar(&opts.image, "image", "", "a prebuilt image to run as ghillie:local instead of building one (k3d)")
+	f.BoolVar(&opts.skipBuild, "skip-build", false, "reuse the ghillie:local Docker already has (k3d)")
+	cmd.MarkFlagsMutuallyExclusive("app-src", "image", "skip-build")
+	_ = cmd.MarkFlagDirname("app-src")
 	return cmd
 }
 
@@ -66,6 +92,9 @@ const syncLong = `One round of the inner loop on a cluster 'gitops-local up' has
 validate overlays/local offline (as 'gitops-local validate' does) and refuse
 an invalid change before anything is pushed; push what changed; ask Flux to
 reconcile at once; and wait, revision-aware, until everything has applied it.
+
+It works on the k3d cluster --cluster, or on the cluster given with
+--kubeconfig and --registry.
 
 Exit codes: 0 applied and Ready, 2 refused, failed or timed out.`
 
@@ -84,12 +113,11 @@ func newSyncCmd(streams Streams, global *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// flags are the flags up, sync and watch share.
 func (o *upOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree)")
-	f.StringVar(&o.registry, "registry", "", "the cluster's OCI registry as this machine reaches it (host:port, plain HTTP)")
-	f.StringVar(&o.registryInCluster, "registry-in-cluster", "", "the same registry as the cluster reaches it (default: --registry)")
-	f.StringVar(&o.url, "url", "", "the preview's address through the cluster's ingress, e.g. http://127.0.0.1:8080/")
+	o.cluster.existingFlags(f)
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for everything to be Ready")
 	f.BoolVar(&o.offline, "offline", false, "never pull charts: use only the local chart cache")
 }
@@ -102,25 +130,43 @@ func (o *upOptions) run(cmd *cobra.Command, streams Streams, do runner) error {
 	return o.execute(cmd.Context(), streams, opts, do)
 }
 
-// prepare checks the flags and reads the kubeconfig and chart cache: the
-// part of a run that no change to the repository can fix.
+// prepare finds the cluster up has prepared (creating nothing) and reads
+// its kubeconfig and the chart cache: the part of a sync or watch that no
+// change to the repository can fix.
 func (o *upOptions) prepare(ctx context.Context) (up.Options, error) {
-	if o.global.kubeconfig == "" {
-		return up.Options{}, errors.New("no cluster given: pass --kubeconfig (or GITOPS_LOCAL_KUBECONFIG) and --registry for an existing cluster")
+	if err := o.checkFlags(); err != nil {
+		return up.Options{}, err
 	}
-	if o.registry == "" {
-		return up.Options{}, errors.New("no registry given: pass --registry host:port, the registry the cluster pulls from")
+	p, err := o.cluster.provider(o.global, progress.Discard)
+	if err != nil {
+		return up.Options{}, err
 	}
+	c, err := p.Get(ctx)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return up.Options{}, fmt.Errorf("no k3d cluster %q: run gitops-local up first: %w", o.global.cluster, err)
+	}
+	if err != nil {
+		return up.Options{}, err
+	}
+	return o.options(ctx, c)
+}
+
+func (o *upOptions) checkFlags() error {
 	if o.timeout <= 0 {
-		return up.Options{}, fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
+		return fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
 	}
+	return nil
+}
+
+// options are up's options for cluster c.
+func (o *upOptions) options(ctx context.Context, c *cluster.Cluster) (up.Options, error) {
 	root, err := findRepoRoot(ctx, o.repo)
 	if err != nil {
 		return up.Options{}, err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", o.global.kubeconfig)
+	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
-		return up.Options{}, fmt.Errorf("reading kubeconfig %s: %w", o.global.kubeconfig, err)
+		return up.Options{}, fmt.Errorf("reading kubeconfig %s: %w", c.Kubeconfig, err)
 	}
 	dir, err := chartcache.DefaultDir(o.global.lookupEnv)
 	if err != nil {
@@ -133,12 +179,140 @@ func (o *upOptions) prepare(ctx context.Context) (up.Options, error) {
 	return up.Options{
 		RepoRoot:     root,
 		Config:       cfg,
-		RegistryPush: o.registry,
-		RegistryPull: o.registryInCluster,
+		RegistryPush: c.RegistryPush,
+		RegistryPull: c.RegistryPull,
 		Charts:       cache,
 		Timeout:      o.timeout,
-		URL:          o.url,
+		URL:          c.URL,
 	}, nil
+}
+
+// runUp gets the cluster (on k3d: checks Docker, builds or tags the image,
+// creates or reuses the cluster and imports the image), then runs up's
+// Flux steps on it.
+func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
+	if err := o.checkFlags(); err != nil {
+		return err
+	}
+	rep := progress.New(streams.ErrOut, o.global.verbose)
+	p, err := o.cluster.provider(o.global, rep)
+	if err != nil {
+		return err
+	}
+	_, existing := p.(*cluster.Existing)
+	if existing && (o.appSrc != "" || o.image != "" || o.skipBuild) {
+		return errors.New("--app-src, --image and --skip-build are for a k3d cluster; with --kubeconfig, get the image to the cluster yourself")
+	}
+	if !existing && o.appSrc == "" && o.image == "" && !o.skipBuild {
+		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
+	}
+	// Flags and the repository are checked before anything is created.
+	if _, err := findRepoRoot(ctx, o.repo); err != nil {
+		return err
+	}
+
+	var c *cluster.Cluster
+	var steps []progress.Step
+	if existing {
+		steps = append(steps, progress.Step{Name: "Read the cluster from " + o.global.kubeconfig, Run: func(ctx context.Context) error {
+			var err error
+			c, err = p.Ensure(ctx)
+			return err
+		}})
+	} else {
+		imageSteps, err := o.imageSteps(rep)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, progress.Step{Name: "Check Docker and ports", Run: p.Preflight})
+		steps = append(steps, imageSteps...)
+		steps = append(steps,
+			progress.Step{Name: "Create or reuse k3d cluster " + o.global.cluster, Run: func(ctx context.Context) error {
+				var err error
+				c, err = p.Ensure(ctx)
+				if err == nil {
+					rep.Infof("kubeconfig %s (export KUBECONFIG=%s)", c.Kubeconfig, c.Kubeconfig)
+				}
+				return err
+			}},
+			progress.Step{Name: "Import " + image.Local + " into the cluster's nodes", Run: func(ctx context.Context) error {
+				return p.ImportImage(ctx, image.Local)
+			}},
+		)
+	}
+	done, err := rep.Run(ctx, steps)
+	if err != nil {
+		return o.report(streams, &upSummary{Cluster: c, Summary: &up.Summary{Steps: done}}, err)
+	}
+	opts, err := o.options(ctx, c)
+	if err != nil {
+		return err
+	}
+	opts.Log = rep
+	sum, runErr := up.Run(ctx, rep, opts)
+	if sum == nil {
+		sum = &up.Summary{}
+	}
+	sum.Steps = append(done, sum.Steps...)
+	return o.report(streams, &upSummary{Cluster: c, Summary: sum}, runErr)
+}
+
+// imageSteps are the steps that make ghillie:local in Docker.
+func (o *upOptions) imageSteps(log progress.Logger) ([]progress.Step, error) {
+	if o.skipBuild {
+		return []progress.Step{{Name: "Find " + image.Local + " in Docker", Run: func(ctx context.Context) error {
+			eng, err := dockerClient()
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			_, err = image.Exists(ctx, eng, image.Local)
+			return err
+		}}}, nil
+	}
+	var out io.Writer
+	if o.global.verbose {
+		out = progress.DetailWriter(log, "")
+	}
+	if o.image != "" {
+		return []progress.Step{{Name: "Tag " + o.image + " as " + image.Local, Run: func(ctx context.Context) error {
+			eng, err := dockerClient()
+			if err != nil {
+				return err
+			}
+			defer eng.Close()
+			_, err = image.Tag(ctx, eng, o.image, image.Local, out)
+			return err
+		}}}, nil
+	}
+	root, err := findRepoRoot(context.Background(), o.repo)
+	if err != nil {
+		return nil, err
+	}
+	return []progress.Step{{Name: "Build " + image.Local + " from " + o.appSrc, Run: func(ctx context.Context) error {
+		eng, err := dockerClient()
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		_, err = image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
+		return err
+	}}}, nil
+}
+
+// dockerClient talks to the Docker engine of the environment.
+func dockerClient() (*client.Client, error) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("configuring the Docker client: %w", err)
+	}
+	return c, nil
+}
+
+// upSummary is up's -o json output: the cluster and what up did on it.
+type upSummary struct {
+	Cluster *cluster.Cluster `json:"cluster,omitempty"`
+	*up.Summary
 }
 
 // execute runs up or sync and prints the outcome.
@@ -146,21 +320,30 @@ func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Option
 	rep := progress.New(streams.ErrOut, o.global.verbose)
 	opts.Log = rep
 	sum, runErr := do(ctx, rep, opts)
-	if o.global.output == OutputJSON && sum != nil {
+	return o.report(streams, &upSummary{Summary: sum}, runErr)
+}
+
+// report prints the outcome of up or sync: the JSON summary with -o json,
+// else the preview URL on stdout and its health on stderr.
+func (o *upOptions) report(streams Streams, s *upSummary, runErr error) error {
+	if o.global.output == OutputJSON && s.Summary != nil {
 		enc := json.NewEncoder(streams.Out)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(sum); err != nil {
+		if err := enc.Encode(s); err != nil {
 			return fmt.Errorf("writing summary: %w", err)
 		}
-	} else if runErr == nil {
-		if sum.URL != "" {
-			fmt.Fprintf(streams.Out, "%s\n", sum.URL)
-			for _, p := range []string{"health", "ready"} {
-				fmt.Fprintf(streams.ErrOut, "  GET /%s: %s\n", p, sum.Health[p])
-			}
-		} else {
-			fmt.Fprintln(streams.ErrOut, "✔ preview Ready (pass --url to check it through the cluster's ingress)")
-		}
+		return runErr
 	}
-	return runErr
+	if runErr != nil || s.Summary == nil {
+		return runErr
+	}
+	if s.URL != "" {
+		fmt.Fprintf(streams.Out, "%s\n", s.URL)
+		for _, p := range []string{"health", "ready"} {
+			fmt.Fprintf(streams.ErrOut, "  GET /%s: %s\n", p, s.Health[p])
+		}
+	} else {
+		fmt.Fprintln(streams.ErrOut, "✔ preview Ready (pass --url to check it through the cluster's ingress)")
+	}
+	return nil
 }

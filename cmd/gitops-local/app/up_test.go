@@ -12,15 +12,21 @@ func TestUpRejectsMissingInput(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"no cluster", nil, []string{"up", "--registry", "127.0.0.1:5000"}, "no cluster given: pass --kubeconfig"},
+		{"registry without kubeconfig", nil, []string{"up", "--registry", "127.0.0.1:5000"}, "--registry is for an existing cluster given with --kubeconfig"},
+		{"url without kubeconfig", nil, []string{"up", "--url", "http://127.0.0.1:1/"}, "--url is for an existing cluster"},
+		{"no app image on k3d", nil, []string{"up"}, "no app image: pass --app-src DIR"},
+		{"two app images", nil, []string{"up", "--app-src", ".", "--image", "ghillie:sha-1"}, "[app-src image] were all set"},
+		{"image with an existing cluster", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", "r:1", "--image", "ghillie:sha-1"}, "are for a k3d cluster"},
+		{"port with an existing cluster", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", "r:1", "--port", "8080"}, "--port is for a k3d cluster"},
+		{"bad cluster name", nil, []string{"up", "--cluster", "My_Cluster", "--skip-build"}, `invalid cluster name "My_Cluster"`},
 		{"no registry", nil, []string{"up", "--kubeconfig", "/nonexistent"}, "no registry given"},
 		{"bad timeout", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", "127.0.0.1:5000", "--timeout", "0s"}, "invalid --timeout 0s"},
 		{"unreadable kubeconfig", nil, []string{"up", "--kubeconfig", "/nonexistent/kubeconfig", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kubeconfig"},
 		{"kubeconfig from the environment", map[string]string{"GITOPS_LOCAL_KUBECONFIG": "/nonexistent/kc"}, []string{"up", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kc"},
 		{"arguments", nil, []string{"up", "extra"}, `unknown command "extra"`},
-		{"sync without a cluster", nil, []string{"sync", "--registry", "127.0.0.1:5000"}, "no cluster given: pass --kubeconfig"},
+		{"sync with a registry but no kubeconfig", nil, []string{"sync", "--registry", "127.0.0.1:5000"}, "--registry is for an existing cluster"},
 		{"sync without a registry", nil, []string{"sync", "--kubeconfig", "/nonexistent"}, "no registry given"},
-		{"watch without a cluster", nil, []string{"watch", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "no cluster given: pass --kubeconfig"},
+		{"watch with a registry but no kubeconfig", nil, []string{"watch", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "--registry is for an existing cluster"},
 		{"watch with a bad kubeconfig", nil, []string{"watch", "--kubeconfig", "/nonexistent/kc", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kc"},
 	}
 	for _, tc := range cases {
@@ -34,11 +40,7 @@ func TestUpRejectsMissingInput(t *testing.T) {
 }
 
 func TestStatusRejectsMissingInput(t *testing.T) {
-	r := run(t, nil, "status")
-	if r.code != ExitFailure || !strings.Contains(r.stderr, "no cluster given") {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
-	}
-	r = run(t, nil, "status", "--kubeconfig", "/nonexistent/kc")
+	r := run(t, nil, "status", "--kubeconfig", "/nonexistent/kc")
 	if r.code != ExitFailure || !strings.Contains(r.stderr, "reading kubeconfig /nonexistent/kc") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
 	}

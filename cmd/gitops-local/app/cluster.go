@@ -1,0 +1,82 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/pflag"
+
+	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
+	"github.com/leynos/gitops-local/bootstrap/progress"
+)
+
+// clusterFlags choose the cluster a command works on: the k3d cluster
+// named by --cluster (the default), or an existing cluster given with
+// --kubeconfig and its registry.
+type clusterFlags struct {
+	registry          string
+	registryInCluster string
+	url               string
+	port              int
+}
+
+// existingFlags are the flags of an existing cluster.
+func (f *clusterFlags) existingFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&f.registry, "registry", "", "with --kubeconfig: the cluster's OCI registry as this machine reaches it (host:port, plain HTTP)")
+	fs.StringVar(&f.registryInCluster, "registry-in-cluster", "", "with --kubeconfig: the same registry as the cluster reaches it (default: --registry)")
+	fs.StringVar(&f.url, "url", "", "with --kubeconfig: the preview's address through the cluster's ingress, e.g. http://127.0.0.1:8080/")
+}
+
+// k3dFlags are the flags of a k3d cluster gitops-local creates.
+func (f *clusterFlags) k3dFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&f.port, "port", 0, "loopback port for the k3d cluster's ingress (default: a free port, or the port an existing cluster has)")
+}
+
+// provider returns the provider the flags select: Existing when
+// --kubeconfig is given, k3d otherwise.
+func (f *clusterFlags) provider(global *globalOptions, log progress.Logger) (cluster.Provider, error) {
+	if global.kubeconfig != "" {
+		if f.port != 0 {
+			return nil, errors.New("--port is for a k3d cluster gitops-local creates; drop it with --kubeconfig")
+		}
+		return &cluster.Existing{Kubeconfig: global.kubeconfig, Registry: f.registry, RegistryInCluster: f.registryInCluster, URL: f.url}, nil
+	}
+	switch {
+	case f.registry != "" || f.registryInCluster != "":
+		return nil, errors.New("--registry is for an existing cluster given with --kubeconfig; a k3d cluster has its own registry")
+	case f.url != "":
+		return nil, errors.New("--url is for an existing cluster given with --kubeconfig; a k3d cluster's URL is known")
+	}
+	return newK3d(global, f.port, log)
+}
+
+// newK3d returns the k3d provider for --cluster.
+func newK3d(global *globalOptions, port int, log progress.Logger) (*k3d.Provider, error) {
+	state, err := cluster.StateDir(global.lookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return k3d.New(k3d.Options{Name: global.cluster, Port: port, StateDir: state, Log: log})
+}
+
+// kubeconfigFor returns the kubeconfig of the cluster a read-only command
+// (status, logs) looks at: --kubeconfig, else the k3d cluster's own, and
+// that cluster when it is gitops-local's.
+func kubeconfigFor(ctx context.Context, global *globalOptions) (string, *cluster.Cluster, error) {
+	if global.kubeconfig != "" {
+		return global.kubeconfig, nil, nil
+	}
+	p, err := newK3d(global, 0, progress.Discard)
+	if err != nil {
+		return "", nil, err
+	}
+	c, err := p.Get(ctx)
+	if errors.Is(err, cluster.ErrNotFound) {
+		return "", nil, errors.New("no k3d cluster " + `"` + global.cluster + `"` + ": run gitops-local up, or pass --kubeconfig for another cluster")
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return c.Kubeconfig, c, nil
+}
