@@ -78,6 +78,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newStatusCmd(streams, opts),
 		newSyncCmd(streams, opts),
 		newWatchCmd(streams, opts),
+		newLogsCmd(streams, opts),
 	)
 	return cmd
 }
