@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +24,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/internal/testenv"
 )
@@ -309,5 +312,133 @@ func (s *syncBuffer) waitFor(t *testing.T, want string) {
 			t.Fatalf("no %q after 30s in:\n%s", want, s.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFluxOnTheControlPlane shows the real Flux controllers' log lines
+// about real objects: the controllers run on the host, so their logs are
+// served by kwok (converted to the CRI format) as those of stand-in pods
+// labelled as Flux labels its controllers' pods.
+func TestFluxOnTheControlPlane(t *testing.T) {
+	env := testenv.Start(t.Context(), t)
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dc, err := dynamic.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testenv.Client(t, env)
+	createNamespace(t, cs, "team")
+	oci := func(ns, name string, labels map[string]string) *sourcev1.OCIRepository {
+		return &sourcev1.OCIRepository{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			Spec: sourcev1.OCIRepositorySpec{URL: "oci://" + env.RegistryPush + "/absent/" + name, Insecure: true,
+				Reference: &sourcev1.OCIRepositoryRef{Tag: "latest"}, Interval: metav1.Duration{Duration: time.Hour}},
+		}
+	}
+	ks := func(ns, name, source string, labels map[string]string) *kustomizev1.Kustomization {
+		return &kustomizev1.Kustomization{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+			Spec: kustomizev1.KustomizationSpec{Interval: metav1.Duration{Duration: time.Hour}, Prune: true, Path: "./",
+				SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: "OCIRepository", Name: source}},
+		}
+	}
+	byRoot := map[string]string{kustomizeNameLabel: "flux-system", kustomizeNamespaceLabel: "flux-system"}
+	for _, o := range []client.Object{
+		oci("flux-system", "flux-system", nil),
+		ks("flux-system", "flux-system", "flux-system", nil),
+		ks("flux-system", "apps", "flux-system", byRoot),
+		// Another tree in the same cluster: not this environment's.
+		oci("team", "other", nil),
+		ks("team", "other", "other", nil),
+	} {
+		if err := c.Create(t.Context(), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refs, err := FluxObjects(t.Context(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range refs {
+		names = append(names, r.String())
+	}
+	if want := "Kustomization/flux-system/apps Kustomization/flux-system/flux-system OCIRepository/flux-system/flux-system"; strings.Join(names, " ") != want {
+		t.Errorf("FluxObjects = %v, want %s", names, want)
+	}
+
+	// Wait until the real controllers have logged about both trees.
+	files := map[string]string{}
+	for _, ctl := range []string{"source-controller", "kustomize-controller"} {
+		raw := filepath.Join(env.Dir, "logs", ctl+".log")
+		deadline := time.Now().Add(time.Minute)
+		for {
+			b, _ := os.ReadFile(raw)
+			if bytes.Contains(b, []byte(`"name":"other"`)) && bytes.Contains(b, []byte(`"name":"flux-system"`)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s logged nothing about both trees within a minute:\n%s", ctl, b)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		b, _ := os.ReadFile(raw)
+		files[ctl] = filepath.Join(t.TempDir(), ctl+".log")
+		if err := os.WriteFile(files[ctl], nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		appendLines(t, files[ctl], "stderr", strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: "flux-system", Name: ctl + "-0", Labels: map[string]string{"app": ctl}},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "example.invalid/" + ctl}}},
+		}
+		if _, err := cs.CoreV1().Pods("flux-system").Create(t.Context(), pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		cl := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "ClusterLogs",
+			"metadata": map[string]any{"name": ctl},
+			"spec": map[string]any{
+				"selector": map[string]any{"matchNamespaces": []any{"flux-system"}, "matchNames": []any{ctl + "-0"}},
+				"logs":     []any{map[string]any{"logsFile": files[ctl]}},
+			},
+		}}
+		if _, err := dc.Resource(clusterLogsGVR).Create(t.Context(), cl, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runningPods(t, cs, "flux-system", map[string]string{"app": "kustomize-controller"}, 1)
+	runningPods(t, cs, "flux-system", map[string]string{"app": "source-controller"}, 1)
+
+	var out bytes.Buffer
+	if err := Flux(t.Context(), cs, c, FluxOptions{Options: Options{Out: &out}}); err != nil {
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{" source-controller OCIRepository/flux-system/flux-system: ", " kustomize-controller Kustomization/flux-system/flux-system: "} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no line with %q in:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "/team/") {
+		t.Errorf("lines about another tree's objects:\n%s", text)
+	}
+
+	out.Reset()
+	if err := Flux(t.Context(), cs, c, FluxOptions{Options: Options{Out: &out, JSON: true}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	for _, l := range lines {
+		e, ok := parseEntry(l)
+		if !ok || e.Namespace != "flux-system" {
+			t.Errorf("-o json line not about this environment: %s", l)
+		}
+	}
+	if len(lines) != strings.Count(text, "\n") {
+		t.Errorf("%d JSON lines, %d text lines: want the same lines", len(lines), strings.Count(text, "\n"))
 	}
 }
