@@ -2,8 +2,9 @@
 // controllers as processes on loopback, for integration tests and for
 // `go run ./hack/testcluster`: etcd, kube-apiserver (client-certificate
 // authentication, RBAC), kube-controller-manager, kube-scheduler, kwok as the
-// kubelet of one fake Node, the Flux CRDs, source-, kustomize- and
-// helm-controller, and an OCI registry in process.
+// kubelet of one fake Node (its kubelet server serves pod logs from the files
+// kwok's Logs and ClusterLogs objects name), the Flux CRDs, source-,
+// kustomize- and helm-controller, and an OCI registry in process.
 //
 // Every address it uses is in 127.0.0.0/8, Service ClusterIPs and pod IPs
 // included, so nothing the control plane dials leaves the machine.
@@ -151,6 +152,7 @@ func (e *Env) start(ctx context.Context) error {
 	begin := time.Now()
 	var err error
 	names := []string{"etcd-client", "etcd-peer", "kube-apiserver", "kube-controller-manager", "kube-scheduler",
+		"kwok-kubelet",
 		"source-metrics", "source-health", "source-storage", "kustomize-metrics", "kustomize-health", "helm-metrics", "helm-health"}
 	if e.ports, err = freePorts(names); err != nil {
 		return err
@@ -198,6 +200,9 @@ func (e *Env) start(ctx context.Context) error {
 	}
 	scheduler, err := e.startScheduler()
 	if err != nil {
+		return err
+	}
+	if err := e.installKwokCRDs(ctx); err != nil {
 		return err
 	}
 	kwok, err := e.startKwok()
@@ -318,6 +323,9 @@ func (e *Env) startAPIServer() (*Process, error) {
 		"--allow-privileged=true",
 		"--profiling=false",
 		"--cert-dir=" + e.path("pki", "apiserver"),
+		// Reach the node's kubelet (kwok's server: pod logs) at its
+		// loopback InternalIP, never by resolving its Hostname.
+		"--kubelet-preferred-address-types=InternalIP",
 	})
 }
 
@@ -383,6 +391,13 @@ func (e *Env) startKwok() (*Process, error) {
 		"--manage-nodes-with-annotation-selector=" + kwokNodeAnnotation + "=fake",
 		"--node-ip=" + NodeIP,
 		"--cidr=" + PodCIDR,
+		// kwok's kubelet server, on loopback: the Node advertises the port
+		// (status.daemonEndpoints) and the API server proxies pods/log to
+		// it; kwok serves each container's log from the file a Logs or
+		// ClusterLogs object names.
+		fmt.Sprintf("--server-address=%s:%d", NodeIP, e.ports["kwok-kubelet"]),
+		"--node-port=" + strconv.Itoa(e.ports["kwok-kubelet"]),
+		"--enable-crds=Logs,ClusterLogs",
 	})
 }
 

@@ -19,16 +19,29 @@ import (
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
+// installKwokCRDs creates kwok's Logs and ClusterLogs CRDs, copied from its
+// module at build time, and waits until they are established, before kwok
+// starts watching them.
+func (e *Env) installKwokCRDs(ctx context.Context) error {
+	return e.installCRDs(ctx, "kwok")
+}
+
 // installFluxCRDs creates the Flux controllers' CRDs, copied from their
 // modules' config/crd/bases at build time, and waits until all are
 // established.
 func (e *Env) installFluxCRDs(ctx context.Context) error {
+	return e.installCRDs(ctx, "source-controller", "kustomize-controller", "helm-controller")
+}
+
+// installCRDs creates the CRDs copied into each component's crds folder and
+// waits until all are established.
+func (e *Env) installCRDs(ctx context.Context, components ...string) error {
 	dc, err := dynamic.NewForConfig(e.Config)
 	if err != nil {
-		return fmt.Errorf("installing Flux CRDs: %w", err)
+		return fmt.Errorf("installing the CRDs of %v: %w", components, err)
 	}
 	var names []string
-	for _, c := range []string{"source-controller", "kustomize-controller", "helm-controller"} {
+	for _, c := range components {
 		files, err := filepath.Glob(e.tools.Path(c, "crds", "*.yaml"))
 		if err != nil || len(files) == 0 {
 			return fmt.Errorf("%s: no CRDs in %s: run `go run ./hack/testcluster build`", c, e.tools.Path(c, "crds"))

@@ -70,6 +70,11 @@ func Components() []Component {
 				"kustomize/stage/pod/fast/pod-ready.yaml",
 				"kustomize/stage/pod/fast/pod-complete.yaml",
 				"kustomize/stage/pod/fast/pod-delete.yaml",
+			}}, {Module: "sigs.k8s.io/kwok", To: "crds", From: []string{
+				// Logs and ClusterLogs tell kwok's kubelet server which
+				// file to serve as a fake container's log.
+				"kustomize/crd/bases/kwok.x-k8s.io_logs.yaml",
+				"kustomize/crd/bases/kwok.x-k8s.io_clusterlogs.yaml",
 			}}},
 		},
 		fluxComponent("source-controller", versions.SourceController),

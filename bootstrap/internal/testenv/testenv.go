@@ -1,7 +1,8 @@
 // Package testenv starts, for one test, a real Kubernetes control plane and
 // the real Flux controllers as processes on loopback: etcd, kube-apiserver
 // (client certificates, RBAC), kube-controller-manager, kube-scheduler, kwok
-// faking one Ready Node and its pods, the Flux CRDs, source-, kustomize- and
+// faking one Ready Node and its pods (a pod's log is the file a kwok
+// ClusterLogs or Logs object names), the Flux CRDs, source-, kustomize- and
 // helm-controller, and an OCI registry standing in for the cluster's.
 //
 // The binaries are built once from the Go module proxy by

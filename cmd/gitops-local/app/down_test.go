@@ -52,7 +52,7 @@ func TestWithoutDockerNothingIsCreated(t *testing.T) {
 		t.Errorf("state folder holds %d entries after a failed preflight", len(left))
 	}
 
-	for _, args := range [][]string{{"status"}, {"sync"}, {"down", "--yes"}} {
+	for _, args := range [][]string{{"status"}, {"sync"}, {"logs"}, {"down", "--yes"}} {
 		r := run(t, env, args...)
 		if r.code != ExitFailure || !strings.Contains(r.stderr, "no Docker engine answers") {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and no Docker engine", args, r.code, r.stderr)

@@ -79,6 +79,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newSyncCmd(streams, opts),
 		newWatchCmd(streams, opts),
 		newDownCmd(streams, opts),
+		newLogsCmd(streams, opts),
 	)
 	return cmd
 }
