@@ -53,20 +53,11 @@ func newDockerEngine(log progress.Logger) (*dockerEngine, error) {
 	}
 	// k3d logs through logrus at info level; its lines are detail here.
 	k3dlog.Log().SetLevel(logrus.InfoLevel)
-	k3dlog.Log().SetOutput(logWriter{log})
-	return &dockerEngine{rt: runtimes.Docker, docker: c}, nil
-}
-
-// logWriter sends k3d's log lines to the progress logger's detail level.
-type logWriter struct{ log progress.Logger }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	if w.log != nil {
-		for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-			w.log.Debugf("k3d: %s", line)
-		}
+	if log == nil {
+		log = progress.Discard
 	}
-	return len(p), nil
+	k3dlog.Log().SetOutput(progress.DetailWriter(log, "k3d: "))
+	return &dockerEngine{rt: runtimes.Docker, docker: c}, nil
 }
 
 // Ping fails, within PingTimeout, when no Docker engine answers.
