@@ -1,0 +1,82 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
+)
+
+// TestUpStatusDownOnK3d is the whole lifecycle on a real k3d cluster: up
+// from nothing with the app image, status, and down. It needs a Docker
+// engine and the app image's source: GITOPS_LOCAL_E2E_APP_SRC (a Ghillie
+// checkout to build) or GITOPS_LOCAL_E2E_IMAGE (a prebuilt image).
+func TestUpStatusDownOnK3d(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: skipping the end-to-end test on a real k3d cluster")
+	}
+	if err := k3d.Available(context.Background()); err != nil {
+		t.Skipf("skipping: this end-to-end test creates a real k3d cluster and needs a Docker engine: %v", err)
+	}
+	var imageArgs []string
+	if src := os.Getenv("GITOPS_LOCAL_E2E_APP_SRC"); src != "" {
+		imageArgs = []string{"--app-src", src}
+	} else if ref := os.Getenv("GITOPS_LOCAL_E2E_IMAGE"); ref != "" {
+		imageArgs = []string{"--image", ref}
+	} else {
+		t.Skip("skipping: set GITOPS_LOCAL_E2E_APP_SRC (a Ghillie checkout) or GITOPS_LOCAL_E2E_IMAGE (a prebuilt image) for the app image")
+	}
+	name := fmt.Sprintf("gl-e2e-%d", time.Now().Unix()%100000)
+	env := map[string]string{
+		cluster.StateDirEnv: t.TempDir(),
+		chartcache.EnvDir:   testutil.ChartCache(t, repoRoot, false).Dir(),
+	}
+	t.Cleanup(func() { run(t, env, "down", "--yes", "--cluster", name) })
+
+	r := run(t, env, append([]string{"up", "--cluster", name, "--repo", repoRoot, "--timeout", "20m", "-o", "json"}, imageArgs...)...)
+	if r.code != ExitOK {
+		t.Fatalf("up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var sum struct {
+		Cluster cluster.Cluster   `json:"cluster"`
+		URL     string            `json:"url"`
+		Health  map[string]string `json:"health"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil {
+		t.Fatalf("up -o json: %v\n%s", err, r.stdout)
+	}
+	if !sum.Cluster.Created || sum.URL != sum.Cluster.URL || !strings.HasPrefix(sum.URL, "http://127.0.0.1:") {
+		t.Errorf("up summary = %+v", sum)
+	}
+	resp, err := http.Get(sum.URL + "health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("GET %shealth = %d through the k3d ingress", sum.URL, resp.StatusCode)
+	}
+
+	r = run(t, env, "status", "--cluster", name)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "cluster") || !strings.Contains(r.stdout, sum.URL) {
+		t.Errorf("status: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	r = run(t, env, "down", "--yes", "--cluster", name)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "deleted k3d cluster "+name) {
+		t.Errorf("down: exit %d\n%s", r.code, r.stderr)
+	}
+	r = run(t, env, "status", "--cluster", name)
+	if r.code != ExitFailure || !strings.Contains(r.stderr, "no k3d cluster") {
+		t.Errorf("status after down: exit %d\n%s", r.code, r.stderr)
+	}
+}
