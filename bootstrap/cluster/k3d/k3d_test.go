@@ -477,3 +477,21 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// TestK3dPinMatchesGoMod keeps the helper images' tag (versions.K3d) equal
+// to the k3d library the tool is built with.
+func TestK3dPinMatchesGoMod(t *testing.T) {
+	data, err := os.ReadFile("../../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == "github.com/k3d-io/k3d/v5" {
+			if f[1] != versions.K3d {
+				t.Errorf("go.mod requires k3d %s, versions.K3d is %s: keep them equal", f[1], versions.K3d)
+			}
+			return
+		}
+	}
+	t.Error("go.mod does not require github.com/k3d-io/k3d/v5")
+}
