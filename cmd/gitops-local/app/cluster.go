@@ -3,13 +3,34 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/pflag"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
 	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
 	"github.com/leynos/gitops-local/bootstrap/progress"
+	"github.com/leynos/gitops-local/bootstrap/up"
 )
+
+// appSelector selects the app's pods.
+var appSelector = map[string]string{"app.kubernetes.io/name": "ghillie"}
+
+// newClient connects to the cluster with every type up reads and writes
+// (Flux's included).
+func newClient(cfg *rest.Config) (client.Client, error) {
+	scheme, err := up.Scheme()
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", cfg.Host, err)
+	}
+	return c, nil
+}
 
 // clusterFlags choose the cluster a command works on: the k3d cluster
 // named by --cluster (the default), or an existing cluster given with

@@ -10,7 +10,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/logs"
 	"github.com/leynos/gitops-local/bootstrap/progress"
@@ -99,16 +98,12 @@ func (o *logsOptions) run(cmd *cobra.Command, streams Streams) error {
 	}
 	if !o.flux {
 		opts.Namespace = up.App.Namespace
-		opts.Selector = map[string]string{"app.kubernetes.io/name": "ghillie"}
+		opts.Selector = appSelector
 		return logs.App(cmd.Context(), cs, opts)
 	}
-	scheme, err := up.Scheme()
+	c, err := newClient(cfg)
 	if err != nil {
 		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", cfg.Host, err)
 	}
 	return logs.Flux(cmd.Context(), cs, c, logs.FluxOptions{Options: opts, Verbose: o.global.verbose})
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
 	"github.com/leynos/gitops-local/bootstrap/status"
@@ -59,17 +58,13 @@ func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
 	if url == "" && cl != nil {
 		url = cl.URL
 	}
-	scheme, err := up.Scheme()
+	c, err := newClient(cfg)
 	if err != nil {
 		return err
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		return fmt.Errorf("connecting to %s: %w", cfg.Host, err)
-	}
 	r, err := status.Collect(cmd.Context(), c, status.Options{
 		Server: cfg.Host, AppNamespace: up.App.Namespace, URL: url,
-		AppSelector: map[string]string{"app.kubernetes.io/name": "ghillie"},
+		AppSelector: appSelector,
 	})
 	if err != nil {
 		return err
