@@ -29,6 +29,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -202,6 +203,8 @@ type builder struct {
 	findings []manifest.Finding
 	lines    map[string][]docLine
 	charts   map[string]*loadedChart
+	// kube serves the cluster-vars ConfigMap to post-build substitution.
+	kube client.Client
 }
 
 // block is what one Flux Kustomization applies, and what its HelmReleases

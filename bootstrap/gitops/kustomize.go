@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -88,10 +89,10 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 	if s, _, _ := unstructured.NestedString(ks.Object, "spec", "postBuild", "substituteStrategy"); s == "Always" {
 		always = true
 	}
-	kube := fake.NewClientBuilder().WithObjects(&corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: VarsConfigMap, Namespace: FluxNamespace},
-		Data:       b.vars,
-	}).Build()
+	var kube client.Client
+	if hasPostBuild {
+		kube = b.varsClient()
+	}
 
 	var out []manifest.Object
 	for _, res := range m.Resources() {
@@ -142,6 +143,19 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		out = append(out, o)
 	}
 	return out
+}
+
+// varsClient returns the client post-build substitution reads the
+// cluster-vars ConfigMap from, made once per build: the variables do not
+// change during a build.
+func (b *builder) varsClient() client.Client {
+	if b.kube == nil {
+		b.kube = fake.NewClientBuilder().WithObjects(&corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: VarsConfigMap, Namespace: FluxNamespace},
+			Data:       b.vars,
+		}).Build()
+	}
+	return b.kube
 }
 
 // followsRoot reports whether ks reads the cluster's root source, the only

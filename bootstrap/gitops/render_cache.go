@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,51 +13,119 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
-// RenderCache remembers chart renders, so that building several environments
-// in one run renders each (chart, release, values) once: the platform
-// charts are the same in most environments. Share one cache across the
-// builds of one run only; it never expires.
+// RenderCache shares work between the builds of one run, so that building
+// several environments renders each (chart, release, values) once and
+// loads each chart archive once: the platform charts are the same in most
+// environments. Everything in it is keyed by content (a chart by the digest
+// of its files, a render by its chart's digest and a digest of its values),
+// never by a path alone. Share one cache across the builds of one run only;
+// it never expires. It is safe for concurrent use.
 type RenderCache struct {
-	mu sync.Mutex
-	m  map[string]*render.Result
+	renders flight[*renderEntry]
+	charts  flight[*loadedChart]
+}
+
+// renderEntry is a cached render and what is derived from its manifest.
+type renderEntry struct {
+	res *render.Result
+	// sources is templateSources(res.Manifest); read-only once stored.
+	sources map[string]string
 }
 
 // NewRenderCache returns an empty cache.
-func NewRenderCache() *RenderCache { return &RenderCache{m: map[string]*render.Result{}} }
+func NewRenderCache() *RenderCache { return &RenderCache{} }
 
-// renderKey identifies a render: the chart (name, version and, for the
-// repository's own charts, directory), the release and a digest of values.
+// renderKey identifies a render: the chart (name, version, directory for
+// the repository's own charts, and the digest of its files), the release
+// and a digest of values.
 func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 	values, err := json.Marshal(opts.Values)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(values)
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%t|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir,
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
 		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:])), nil
 }
 
-// get returns a deep copy of a cached result, so callers may change it.
-func (c *RenderCache) get(key string) (*render.Result, bool) {
+// render returns the render of key, calling fn for it unless another build
+// has rendered it or is rendering it (then it waits for that one). A failed
+// render is not remembered: each caller meets the failure itself. The result
+// is a deep copy, which the caller may change.
+func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render.Result, error)) (*render.Result, map[string]string, error) {
 	if c == nil {
-		return nil, false
+		res, err := fn()
+		if err != nil {
+			return nil, nil, err
+		}
+		return res, templateSources(res.Manifest), nil
 	}
-	c.mu.Lock()
-	r, ok := c.m[key]
-	c.mu.Unlock()
+	var err error
+	e, ok := c.renders.do(ctx, key, func() (*renderEntry, bool) {
+		var res *render.Result
+		if res, err = fn(); err != nil {
+			return nil, false
+		}
+		return &renderEntry{res: copyResult(res), sources: templateSources(res.Manifest)}, true
+	})
 	if !ok {
-		return nil, false
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, nil, err
 	}
-	return copyResult(r), true
+	return copyResult(e.res), e.sources, nil
 }
 
-func (c *RenderCache) put(key string, r *render.Result) {
-	if c == nil {
-		return
+// flight maps keys to values computed once: the first caller of a key
+// computes it while later callers wait for it. A computation that fails is
+// forgotten, and a caller that waited on it computes the value itself.
+type flight[V any] struct {
+	mu sync.Mutex
+	m  map[string]*call[V]
+}
+
+type call[V any] struct {
+	done chan struct{}
+	v    V
+	ok   bool
+}
+
+// do returns the value of key, computing it with fn if no other caller has.
+// It reports false when fn failed (or ctx ended while waiting).
+func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, bool)) (V, bool) {
+	for {
+		f.mu.Lock()
+		if f.m == nil {
+			f.m = map[string]*call[V]{}
+		}
+		c, found := f.m[key]
+		if !found {
+			c = &call[V]{done: make(chan struct{})}
+			f.m[key] = c
+		}
+		f.mu.Unlock()
+		if !found {
+			c.v, c.ok = fn()
+			if !c.ok {
+				f.mu.Lock()
+				delete(f.m, key)
+				f.mu.Unlock()
+			}
+			close(c.done)
+			return c.v, c.ok
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			var zero V
+			return zero, false
+		}
+		if c.ok {
+			return c.v, true
+		}
+		// The other caller failed: try ourselves, as if alone.
 	}
-	c.mu.Lock()
-	c.m[key] = copyResult(r)
-	c.mu.Unlock()
 }
 
 func copyResult(r *render.Result) *render.Result {

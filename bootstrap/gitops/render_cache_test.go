@@ -1,7 +1,12 @@
 package gitops
 
 import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -10,34 +15,99 @@ import (
 )
 
 func TestRenderCacheKeysAndCopies(t *testing.T) {
-	lc := &loadedChart{chart: &chart.Chart{Metadata: &chart.Metadata{Name: "c", Version: "1.0.0"}}}
+	lc := &loadedChart{chart: &chart.Chart{Metadata: &chart.Metadata{Name: "c", Version: "1.0.0"}}, digest: "d1"}
 	k1, err := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	k2, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 2}})
 	k3, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "other", Values: map[string]any{"a": 1}})
-	if k1 == k2 || k1 == k3 {
-		t.Fatalf("different values or namespaces share a key: %q %q %q", k1, k2, k3)
+	changed := &loadedChart{chart: lc.chart, digest: "d2"}
+	k4, _ := renderKey(changed, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}})
+	if k1 == k2 || k1 == k3 || k1 == k4 {
+		t.Fatalf("different values, namespaces or chart contents share a key: %q %q %q %q", k1, k2, k3, k4)
 	}
 
+	ctx := context.Background()
 	c := NewRenderCache()
 	u := &unstructured.Unstructured{}
 	u.SetName("orig")
-	c.put(k1, &render.Result{Objects: []*unstructured.Unstructured{u}})
-	u.SetName("changed after put")
+	renders := 0
+	fn := func() (*render.Result, error) {
+		renders++
+		return &render.Result{Objects: []*unstructured.Unstructured{u}}, nil
+	}
+	if _, _, err := c.render(ctx, k1, fn); err != nil {
+		t.Fatal(err)
+	}
+	u.SetName("changed after the render")
 
-	got, ok := c.get(k1)
-	if !ok || got.Objects[0].GetName() != "orig" {
-		t.Fatalf("cache kept a reference to the caller's object: %v", got)
+	got, _, err := c.render(ctx, k1, fn)
+	if err != nil || renders != 1 {
+		t.Fatalf("second render of the same key: err %v, %d renders, want 1", err, renders)
+	}
+	if got.Objects[0].GetName() != "orig" {
+		t.Fatalf("cache kept a reference to the renderer's object: %v", got)
 	}
 	got.Objects[0].SetLabels(map[string]string{"by": "caller"})
-	again, _ := c.get(k1)
+	again, _, _ := c.render(ctx, k1, fn)
 	if len(again.Objects[0].GetLabels()) != 0 {
 		t.Fatal("a caller's change to a cached result leaked into the cache")
 	}
-	if _, ok := (*RenderCache)(nil).get(k1); ok {
-		t.Fatal("a nil cache returned a result")
+
+	// A failed render is not remembered: the next caller renders again.
+	boom := errors.New("boom")
+	if _, _, err := c.render(ctx, k2, func() (*render.Result, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failed render: got %v, want %v", err, boom)
+	}
+	renders = 0
+	if _, _, err := c.render(ctx, k2, fn); err != nil || renders != 1 {
+		t.Fatalf("render after a failure: err %v, %d renders, want 1", err, renders)
+	}
+
+	var nilCache *RenderCache
+	renders = 0
+	nilCache.render(ctx, k1, fn)
+	nilCache.render(ctx, k1, fn)
+	if renders != 2 {
+		t.Fatalf("a nil cache rendered %d times for two calls, want 2", renders)
+	}
+}
+
+// TestRenderCacheRendersOnceConcurrently: builds running side by side that
+// need the same render wait for one render rather than each doing it.
+func TestRenderCacheRendersOnceConcurrently(t *testing.T) {
+	c := NewRenderCache()
+	var renders atomic.Int32
+	release := make(chan struct{})
+	fn := func() (*render.Result, error) {
+		renders.Add(1)
+		<-release
+		return &render.Result{Manifest: "---\n# Source: c/templates/a.yaml\nkind: ConfigMap\nmetadata:\n  name: a\n"}, nil
+	}
+	var wg sync.WaitGroup
+	results := make([]map[string]string, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, sources, err := c.render(context.Background(), "k", fn)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = sources
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := renders.Load(); n != 1 {
+		t.Fatalf("%d renders for one key, want 1", n)
+	}
+	for _, s := range results {
+		if s["ConfigMap/a"] != "c/templates/a.yaml" {
+			t.Fatalf("template sources %v, want ConfigMap/a from c/templates/a.yaml", s)
+		}
 	}
 }
 
