@@ -28,7 +28,6 @@ import (
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
@@ -89,7 +88,8 @@ type Environment struct {
 	// each followed by the objects its HelmReleases render.
 	Objects []manifest.Object
 	// CRDs are every CustomResourceDefinition the environment installs,
-	// from its manifests and its charts.
+	// from its manifests and its charts. Builds sharing a RenderCache share
+	// the CRDs they have in common: do not modify them.
 	CRDs []*apiextensionsv1.CustomResourceDefinition
 	// Findings are the problems met while building.
 	Findings []manifest.Finding
@@ -180,7 +180,7 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		out.Objects = append(out.Objects, blk.objects...)
 		out.Objects = append(out.Objects, blk.rendered...)
 	}
-	out.CRDs = collectCRDs(out.Objects)
+	out.CRDs = collectCRDs(out.Objects, opts.Renders)
 	for i := range out.Findings {
 		out.Findings[i].Environment = env
 	}
@@ -400,16 +400,17 @@ func (b *builder) checkKustomizationRefs() {
 	}
 }
 
-// collectCRDs converts every CustomResourceDefinition among objs.
-func collectCRDs(objs []manifest.Object) []*apiextensionsv1.CustomResourceDefinition {
+// collectCRDs converts every CustomResourceDefinition among objs, sharing
+// the conversions of the run's earlier builds through cache.
+func collectCRDs(objs []manifest.Object, cache *RenderCache) []*apiextensionsv1.CustomResourceDefinition {
 	var out []*apiextensionsv1.CustomResourceDefinition
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" || gvk.Version != "v1" {
 			continue
 		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, crd); err != nil {
+		crd, err := cache.crd(o.Unstructured)
+		if err != nil {
 			continue
 		}
 		out = append(out, crd)

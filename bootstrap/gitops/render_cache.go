@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/leynos/gitops-local/bootstrap/render"
 )
@@ -23,6 +26,9 @@ import (
 type RenderCache struct {
 	renders flight[*renderEntry]
 	charts  flight[*loadedChart]
+
+	crdMu sync.Mutex
+	crds  map[string][]crdEntry // by CRD name
 }
 
 // renderEntry is a cached render and what is derived from its manifest.
@@ -145,4 +151,95 @@ func copyObjects(in []*unstructured.Unstructured) []*unstructured.Unstructured {
 		out[i] = o.DeepCopy()
 	}
 	return out
+}
+
+// crdEntry is a converted CustomResourceDefinition and a copy of the object
+// it was converted from.
+type crdEntry struct {
+	obj map[string]any
+	crd *apiextensionsv1.CustomResourceDefinition
+}
+
+// crd converts a CustomResourceDefinition object, or returns the conversion
+// of an equal object made earlier in the run: most environments install the
+// same CRDs, and converting them is a large part of a build. The result is
+// shared by every build of the run and must not be modified.
+func (c *RenderCache) crd(o *unstructured.Unstructured) (*apiextensionsv1.CustomResourceDefinition, error) {
+	if c == nil {
+		return convertCRD(o)
+	}
+	name := o.GetName()
+	c.crdMu.Lock()
+	entries := c.crds[name]
+	c.crdMu.Unlock()
+	for _, e := range entries {
+		if equalJSON(e.obj, o.Object) {
+			return e.crd, nil
+		}
+	}
+	crd, err := convertCRD(o)
+	if err != nil {
+		return nil, err
+	}
+	c.crdMu.Lock()
+	defer c.crdMu.Unlock()
+	if c.crds == nil {
+		c.crds = map[string][]crdEntry{}
+	}
+	c.crds[name] = append(c.crds[name], crdEntry{obj: runtime.DeepCopyJSON(o.Object), crd: crd})
+	return crd, nil
+}
+
+func convertCRD(o *unstructured.Unstructured) (*apiextensionsv1.CustomResourceDefinition, error) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, crd); err != nil {
+		return nil, err
+	}
+	return crd, nil
+}
+
+// equalJSON reports whether two decoded JSON values are equal, types
+// included (an int64 1 is not a float64 1).
+func equalJSON(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
+			return false
+		}
+		for k, av := range a {
+			bv, ok := b[k]
+			if !ok || !equalJSON(av, bv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
+			return false
+		}
+		for i := range a {
+			if !equalJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case int64:
+		b, ok := b.(int64)
+		return ok && a == b
+	case float64:
+		b, ok := b.(float64)
+		return ok && a == b
+	case bool:
+		b, ok := b.(bool)
+		return ok && a == b
+	case nil:
+		return b == nil
+	default:
+		return reflect.DeepEqual(a, b)
+	}
 }

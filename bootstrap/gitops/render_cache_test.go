@@ -124,3 +124,62 @@ func TestKindAndName(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderCacheCRDsByContent: a CRD equal to one converted before in the
+// run is shared; one that differs in anything is converted afresh.
+func TestRenderCacheCRDsByContent(t *testing.T) {
+	crd := func(plural string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1",
+			"kind":       "CustomResourceDefinition",
+			"metadata":   map[string]any{"name": "widgets.example.com"},
+			"spec": map[string]any{
+				"group": "example.com",
+				"scope": "Namespaced",
+				"names": map[string]any{"kind": "Widget", "plural": plural},
+				"versions": []any{map[string]any{
+					"name": "v1", "served": true, "storage": true,
+					"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object"}},
+				}},
+			},
+		}}
+	}
+	c := NewRenderCache()
+	a, err := c.crd(crd("widgets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.crd(crd("widgets"))
+	if a != b {
+		t.Fatal("an equal CRD was converted again")
+	}
+	changed, _ := c.crd(crd("gadgets"))
+	if changed == a || changed.Spec.Names.Plural != "gadgets" {
+		t.Fatalf("a changed CRD got the earlier conversion: plural %q", changed.Spec.Names.Plural)
+	}
+	o := crd("widgets")
+	first, _ := c.crd(o)
+	unstructured.SetNestedField(o.Object, "sprockets", "spec", "names", "plural")
+	if again, _ := c.crd(o); again == first || again.Spec.Names.Plural != "sprockets" {
+		t.Fatal("changing an object after its conversion changed what the cache compares against")
+	}
+}
+
+func TestEqualJSON(t *testing.T) {
+	cases := []struct {
+		a, b any
+		want bool
+	}{
+		{map[string]any{"a": []any{int64(1), "x", nil, true}}, map[string]any{"a": []any{int64(1), "x", nil, true}}, true},
+		{map[string]any{"a": int64(1)}, map[string]any{"a": float64(1)}, false},
+		{map[string]any{"a": "1"}, map[string]any{"a": "1", "b": "2"}, false},
+		{map[string]any{"a": nil}, map[string]any{"b": nil}, false},
+		{[]any{"a", "b"}, []any{"b", "a"}, false},
+		{map[string]any{}, map[string]any(nil), false},
+	}
+	for _, tc := range cases {
+		if got := equalJSON(tc.a, tc.b); got != tc.want {
+			t.Errorf("equalJSON(%v, %v) = %t, want %t", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -184,7 +184,7 @@ type schemaIndex struct {
 // index builds the lookup for an environment's CRDs plus the Flux CRDs. The
 // environment's own CRDs win over the embedded Flux ones. CRDs that do not
 // compile are returned as findings.
-func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition) (*schemaIndex, []manifest.Finding, error) {
+func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) (*schemaIndex, []manifest.Finding, error) {
 	ix := &schemaIndex{byGVK: map[schema.GroupVersionKind]*crdVersion{}, byGK: map[schema.GroupKind][]string{}}
 	var findings []manifest.Finding
 	add := func(c *compiledCRD) {
@@ -204,7 +204,7 @@ func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition) (*sche
 		if crd == nil {
 			continue
 		}
-		c, err := s.compile(crd)
+		c, err := memo.compile(s, crd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -242,7 +242,7 @@ func isBuiltinGroup(group string) bool {
 
 // checkSchema validates one object against the schema of its kind and
 // returns every problem found.
-func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.Object) []manifest.Finding {
+func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.Object, memo *runMemo) []manifest.Finding {
 	fb := finder(env, obj)
 	gvk := obj.GroupVersionKind()
 	if gvk.Kind == "" || obj.GetAPIVersion() == "" {
@@ -252,13 +252,13 @@ func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.
 	out = append(out, checkMetadata(fb, obj)...)
 	switch {
 	case isBuiltin(gvk):
-		out = append(out, strictDecode(fb, builtinScheme, obj)...)
+		out = append(out, strictDecode(fb, memo, "builtin", builtinScheme, obj)...)
 		out = append(out, checkBuiltinEnums(fb, obj)...)
 	case ix.byGVK[gvk] != nil:
 		cv := ix.byGVK[gvk]
 		out = append(out, validateCR(ctx, fb, cv, obj)...)
 		if fluxScheme.Recognizes(gvk) {
-			out = append(out, strictDecode(fb, fluxScheme, obj)...)
+			out = append(out, strictDecode(fb, memo, "flux", fluxScheme, obj)...)
 		}
 	default:
 		msg := fmt.Sprintf("no CRD for group %q version %q kind %q", gvk.Group, gvk.Version, gvk.Kind)
@@ -345,24 +345,38 @@ func lastSegment(p string) string {
 var typeErrorRE = regexp.MustCompile(`cannot unmarshal (.+) into Go struct field [^.\s]+\.(\S+) of type (\S+)`)
 
 // strictDecode decodes obj into its Go API type, reporting unknown and
-// duplicate fields and values of the wrong type with their paths.
-func strictDecode(fb findingFunc, s *runtime.Scheme, obj manifest.Object) []manifest.Finding {
+// duplicate fields and values of the wrong type with their paths. The
+// result depends only on the object, so memo shares it between the
+// environments of a run that deploy the same object; schemeName names s
+// there.
+func strictDecode(fb findingFunc, memo *runMemo, schemeName string, s *runtime.Scheme, obj manifest.Object) []manifest.Finding {
+	fields := memo.strictDecode(schemeName, obj, func() []fieldMessage { return strictDecodeFields(s, obj) })
+	out := make([]manifest.Finding, 0, len(fields))
+	for _, f := range fields {
+		out = append(out, fb(f.field, f.message))
+	}
+	return out
+}
+
+// strictDecodeFields is strictDecode's work, its findings without the
+// object they are about.
+func strictDecodeFields(s *runtime.Scheme, obj manifest.Object) []fieldMessage {
 	gvk := obj.GroupVersionKind()
 	typed, err := s.New(gvk)
 	if err != nil {
-		return []manifest.Finding{fb("apiVersion", fmt.Sprintf("no Go type for %s: %v", gvk, err))}
+		return []fieldMessage{{"apiVersion", fmt.Sprintf("no Go type for %s: %v", gvk, err)}}
 	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
-		return []manifest.Finding{fb("", fmt.Sprintf("cannot encode object: %v", err))}
+		return []fieldMessage{{"", fmt.Sprintf("cannot encode object: %v", err)}}
 	}
 	strictErrs, err := kjson.UnmarshalStrict(data, typed)
-	var out []manifest.Finding
+	var out []fieldMessage
 	if err != nil {
 		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
-			out = append(out, fb(m[2], fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])))
+			out = append(out, fieldMessage{m[2], fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])})
 		} else {
-			out = append(out, fb("", fmt.Sprintf("cannot decode as %s: %v", gvk.Kind, err)))
+			out = append(out, fieldMessage{"", fmt.Sprintf("cannot decode as %s: %v", gvk.Kind, err)})
 		}
 	}
 	for _, se := range strictErrs {
@@ -375,7 +389,7 @@ func strictDecode(fb findingFunc, s *runtime.Scheme, obj manifest.Object) []mani
 		if strings.HasPrefix(msg, "unknown field") {
 			msg = fmt.Sprintf("unknown field %q (not in %s %s)", lastSegment(path), gvk.GroupVersion(), gvk.Kind)
 		}
-		out = append(out, fb(path, msg))
+		out = append(out, fieldMessage{path, msg})
 	}
 	return out
 }
