@@ -152,9 +152,14 @@ func renderDirect(ch *chart.Chart, values map[string]any, opts Options, kubeVers
 				return nil, false
 			}
 			text := "---\n# Source: " + name + "\n" + m + "\n"
-			objs, lists, err := decodeDocuments(text)
-			if err != nil || lists > 0 || len(objs) > 1 {
-				return nil, false
+			objs, ok := decodeDocument(text)
+			if !ok {
+				var lists int
+				var err error
+				objs, lists, err = decodeDocuments(text)
+				if err != nil || lists > 0 || len(objs) > 1 {
+					return nil, false
+				}
 			}
 			h, ok := headOf(objs)
 			if !ok {

@@ -137,7 +137,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 		if isTestHook(h) {
 			continue
 		}
-		objs, err := decodeObjects(h.Manifest)
+		objs, err := decodeManifest(h.Manifest)
 		if err != nil {
 			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
 		}
@@ -147,7 +147,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	if opts.IncludeCRDs {
 		var crdManifest strings.Builder
 		for _, crd := range rendered.CRDObjects() {
-			objs, err := decodeObjects(string(crd.File.Data))
+			objs, err := decodeManifest(string(crd.File.Data))
 			if err != nil {
 				return nil, fmt.Errorf("render chart %q: crd file %s: %w", name, crd.Filename, err)
 			}
