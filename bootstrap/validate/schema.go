@@ -3,10 +3,10 @@ package validate
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -81,13 +81,20 @@ type compiledCRD struct {
 // schemas compiles CRD schemas and caches them by content, so that the CRDs
 // environments share are compiled once.
 type schemas struct {
-	mu    sync.Mutex
-	cache map[[sha256.Size]byte]*compiledCRD
+	mu sync.Mutex
+	// cache holds the compiled CRDs by name, each with a copy of the spec
+	// it was compiled from.
+	cache map[string][]cachedCRD
 	flux  []*compiledCRD
 }
 
+type cachedCRD struct {
+	spec *apiextensionsv1.CustomResourceDefinitionSpec
+	c    *compiledCRD
+}
+
 func newSchemas() (*schemas, error) {
-	s := &schemas{cache: map[[sha256.Size]byte]*compiledCRD{}}
+	s := &schemas{cache: map[string][]cachedCRD{}}
 	crds, err := loadFluxCRDs()
 	if err != nil {
 		return nil, err
@@ -130,18 +137,19 @@ func loadFluxCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // was compiled before. A CRD whose schema does not compile is returned with
 // err set, so that it becomes a finding rather than a failure.
 func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compiledCRD, error) {
-	spec, err := json.Marshal(crd.Spec)
-	if err != nil {
+	// Comparing specs is a third of the cost of encoding one to key it.
+	s.mu.Lock()
+	cached := s.cache[crd.Name]
+	s.mu.Unlock()
+	for _, e := range cached {
+		if reflect.DeepEqual(*e.spec, crd.Spec) {
+			return e.c, nil
+		}
+	}
+	if _, err := json.Marshal(crd.Spec); err != nil {
 		return nil, fmt.Errorf("encoding CRD %s: %w", crd.Name, err)
 	}
-	key := sha256.Sum256(spec)
-	s.mu.Lock()
-	c, ok := s.cache[key]
-	s.mu.Unlock()
-	if ok {
-		return c, nil
-	}
-	c = &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
+	c := &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {
 			continue
@@ -169,7 +177,7 @@ func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compi
 		c.versions[v.Name] = cv
 	}
 	s.mu.Lock()
-	s.cache[key] = c
+	s.cache[crd.Name] = append(s.cache[crd.Name], cachedCRD{spec: crd.Spec.DeepCopy(), c: c})
 	s.mu.Unlock()
 	return c, nil
 }
