@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"sync"
 
@@ -21,14 +23,65 @@ import (
 // loads each chart archive once: the platform charts are the same in most
 // environments. Everything in it is keyed by content (a chart by the digest
 // of its files, a render by its chart's digest and a digest of its values),
-// never by a path alone. Share one cache across the builds of one run only;
-// it never expires. It is safe for concurrent use.
+// never by a path alone. The builds also share one working copy of the
+// repository, taken when the first build starts: call Close when the run's
+// builds are done to remove it. Share one cache across the builds of one
+// run only; it never expires. It is safe for concurrent use.
 type RenderCache struct {
 	renders flight[*renderEntry]
 	charts  flight[*loadedChart]
+	trees   flight[*workTree] // by repository root
 
 	crdMu sync.Mutex
 	crds  map[string][]crdEntry // by CRD name
+}
+
+// tree returns the working copy of repoRoot the builds of the run share,
+// copying it for the first build.
+func (c *RenderCache) tree(ctx context.Context, repoRoot string) (*workTree, error) {
+	var err error
+	t, ok := c.trees.do(ctx, repoRoot, func() (*workTree, bool) {
+		var t *workTree
+		if t, err = newWorkTree(repoRoot); err != nil {
+			if t != nil {
+				os.RemoveAll(t.dir)
+			}
+			return nil, false
+		}
+		return t, true
+	})
+	if !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// Close removes the working copies the builds shared. Builds must not use
+// the cache after it.
+func (c *RenderCache) Close() error {
+	if c == nil {
+		return nil
+	}
+	c.trees.mu.Lock()
+	defer c.trees.mu.Unlock()
+	var errs []error
+	for root, call := range c.trees.m {
+		select {
+		case <-call.done:
+		default:
+			continue // still being copied: a build is using the cache
+		}
+		if call.ok {
+			if err := os.RemoveAll(call.v.dir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		delete(c.trees.m, root)
+	}
+	return errors.Join(errs...)
 }
 
 // renderEntry is a cached render and what is derived from its manifest.

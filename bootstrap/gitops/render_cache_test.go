@@ -3,6 +3,9 @@ package gitops
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,5 +184,71 @@ func TestEqualJSON(t *testing.T) {
 		if got := equalJSON(tc.a, tc.b); got != tc.want {
 			t.Errorf("equalJSON(%v, %v) = %t, want %t", tc.a, tc.b, got, tc.want)
 		}
+	}
+}
+
+// TestSharedBuildsMatchSeparateBuilds: environments built side by side
+// with one RenderCache (one working copy, shared renders and CRDs) give
+// exactly what each gives built alone, findings included, and Close
+// removes the working copy.
+func TestSharedBuildsMatchSeparateBuilds(t *testing.T) {
+	cache := seededCache(t, true)
+	root := copyRepo(t)
+	// Break a directory every environment builds, and one only local
+	// patches, so that failed builds and patch checks share the copy too.
+	edit(t, root, "gitops/apps/ghillie/data/valkey.yaml", "  nodes: 1\n", "  nodes: 1\n\treplicas: 0\n")
+	edit(t, root, "overlays/local/ghillie.yaml", "        kind: Valkey\n        name: ghillie-valkey\n", "        kind: Valkey\n        name: ghillie-valkyrie\n")
+	envs, err := Environments(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := map[string]*Environment{}
+	for _, env := range envs {
+		alone[env] = build(t, root, env, Options{Offline: true, ChartCache: cache})
+	}
+
+	shared := NewRenderCache()
+	results := make([]*Environment, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := Build(context.Background(), root, env, Options{Offline: true, ChartCache: cache, Renders: shared})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = e
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, env := range envs {
+		got, want := results[i], alone[env]
+		if !reflect.DeepEqual(got.Findings, want.Findings) {
+			t.Errorf("%s: findings differ:\nshared: %v\nalone:  %v", env, got.Findings, want.Findings)
+		}
+		if len(want.Findings) == 0 {
+			t.Errorf("%s: the broken copy gave no findings", env)
+		}
+		if !reflect.DeepEqual(got.Objects, want.Objects) {
+			t.Errorf("%s: objects differ (%d shared, %d alone)", env, len(got.Objects), len(want.Objects))
+		}
+		if !reflect.DeepEqual(got.CRDs, want.CRDs) {
+			t.Errorf("%s: CRDs differ (%d shared, %d alone)", env, len(got.CRDs), len(want.CRDs))
+		}
+	}
+
+	tree, err := shared.tree(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tree.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the shared working copy is still there after Close: %v", err)
 	}
 }

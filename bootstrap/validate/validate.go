@@ -48,6 +48,7 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 	}
 	if opts.Renders == nil {
 		opts.Renders = gitops.NewRenderCache()
+		defer opts.Renders.Close()
 	}
 	// Environments are independent: build and check them side by side, one
 	// per core (kustomize runs themselves are serialised inside Build).
