@@ -66,8 +66,21 @@ type crdVersion struct {
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaValidator
 	// cel evaluates the schema's x-kubernetes-validations rules; nil when
-	// it has none.
-	cel *structuralcel.Validator
+	// it has none. Compiling the rules is most of the cost of compiling a
+	// CRD and few of the CRDs an environment installs have objects to
+	// check, so they are compiled on first use (see celValidator).
+	celOnce sync.Once
+	cel     *structuralcel.Validator
+}
+
+// celValidator compiles the version's CEL rules once, on first use.
+func (cv *crdVersion) celValidator() *structuralcel.Validator {
+	cv.celOnce.Do(func() {
+		if cv.structural != nil {
+			cv.cel = structuralcel.NewValidator(cv.structural, true, apiservercel.PerCallLimit)
+		}
+	})
+	return cv.cel
 }
 
 // compiledCRD is every version of one CRD, compiled once and shared.
@@ -172,7 +185,6 @@ func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compi
 				break
 			}
 			cv.structural, cv.validator = st, val
-			cv.cel = structuralcel.NewValidator(st, true, apiservercel.PerCallLimit)
 		}
 		c.versions[v.Name] = cv
 	}
@@ -323,10 +335,10 @@ func validateCR(ctx context.Context, fb findingFunc, cv *crdVersion, obj manifes
 	// required field with a default may be left out.
 	structuraldefaulting.Default(pruned, cv.structural)
 	errs := apiservervalidation.ValidateCustomResource(nil, pruned, cv.validator)
-	if cv.cel != nil && len(errs) == 0 {
+	if cel := cv.celValidator(); cel != nil && len(errs) == 0 {
 		// Like the API server, evaluate the CRD's CEL rules only on an
 		// object that passes the schema.
-		celErrs, _ := cv.cel.Validate(ctx, nil, cv.structural, pruned, nil, apiservercel.RuntimeCELCostBudget)
+		celErrs, _ := cel.Validate(ctx, nil, cv.structural, pruned, nil, apiservercel.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
 	for _, e := range errs {
