@@ -25,10 +25,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -88,7 +89,8 @@ type Environment struct {
 	// each followed by the objects its HelmReleases render.
 	Objects []manifest.Object
 	// CRDs are every CustomResourceDefinition the environment installs,
-	// from its manifests and its charts.
+	// from its manifests and its charts. Builds sharing a RenderCache share
+	// the CRDs they have in common: do not modify them.
 	CRDs []*apiextensionsv1.CustomResourceDefinition
 	// Findings are the problems met while building.
 	Findings []manifest.Finding
@@ -147,26 +149,34 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		}
 	}
 
-	work, err := os.MkdirTemp("", "gitops-local-build-*")
+	// Kustomize runs in a working copy of the published directories, where
+	// the generated kustomizations are written: this build's own, or the
+	// one the builds of a run share.
+	var tree *workTree
+	if opts.Renders != nil {
+		tree, err = opts.Renders.tree(ctx, repoRoot)
+	} else {
+		tree, err = newWorkTree(repoRoot)
+		if tree != nil {
+			defer os.RemoveAll(tree.dir)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", env, err)
 	}
-	defer os.RemoveAll(work)
-	for _, d := range PublishedDirs {
-		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(work, d)); err != nil {
-			return nil, fmt.Errorf("build %s: copy %s: %w", env, d, err)
-		}
-	}
 
 	b := &builder{
-		repoRoot: repoRoot,
-		work:     work,
-		env:      env,
-		opts:     opts,
-		lines:    map[string][]docLine{},
-		charts:   map[string]*loadedChart{},
+		repoRoot:     repoRoot,
+		work:         tree.dir,
+		customSchema: tree.customSchema,
+		env:          env,
+		opts:         opts,
+		lines:        map[string][]docLine{},
+		charts:       map[string]*loadedChart{},
 	}
-	b.customSchema = declaresOpenAPI(work)
+	if opts.Renders != nil {
+		b.treeMu = &tree.mu
+	}
 	b.vars = b.readVars()
 	for k, v := range opts.Vars {
 		b.vars[k] = v
@@ -179,7 +189,7 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		out.Objects = append(out.Objects, blk.objects...)
 		out.Objects = append(out.Objects, blk.rendered...)
 	}
-	out.CRDs = collectCRDs(out.Objects)
+	out.CRDs = collectCRDs(out.Objects, opts.Renders)
 	for i := range out.Findings {
 		out.Findings[i].Environment = env
 	}
@@ -202,6 +212,38 @@ type builder struct {
 	findings []manifest.Finding
 	lines    map[string][]docLine
 	charts   map[string]*loadedChart
+	// kube serves the cluster-vars ConfigMap to post-build substitution.
+	kube client.Client
+	// treeMu, when the working copy is shared, is held while a build
+	// writes to it and reads from it.
+	treeMu *sync.Mutex
+}
+
+// workTree is a working copy of a repository's published directories.
+type workTree struct {
+	dir string
+	// customSchema: some kustomization declares `openapi:`, so every build
+	// must reset kustomize's schema (see secureBuild).
+	customSchema bool
+	mu           sync.Mutex
+}
+
+// newWorkTree copies the published directories of repoRoot into a new
+// temporary directory. On a copy error it returns the tree, for removal,
+// with the error.
+func newWorkTree(repoRoot string) (*workTree, error) {
+	dir, err := os.MkdirTemp("", "gitops-local-build-*")
+	if err != nil {
+		return nil, err
+	}
+	t := &workTree{dir: dir}
+	for _, d := range PublishedDirs {
+		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(dir, d)); err != nil {
+			return t, fmt.Errorf("copy %s: %w", d, err)
+		}
+	}
+	t.customSchema = declaresOpenAPI(dir)
+	return t, nil
 }
 
 // block is what one Flux Kustomization applies, and what its HelmReleases
@@ -397,16 +439,17 @@ func (b *builder) checkKustomizationRefs() {
 	}
 }
 
-// collectCRDs converts every CustomResourceDefinition among objs.
-func collectCRDs(objs []manifest.Object) []*apiextensionsv1.CustomResourceDefinition {
+// collectCRDs converts every CustomResourceDefinition among objs, sharing
+// the conversions of the run's earlier builds through cache.
+func collectCRDs(objs []manifest.Object, cache *RenderCache) []*apiextensionsv1.CustomResourceDefinition {
 	var out []*apiextensionsv1.CustomResourceDefinition
 	for _, o := range objs {
 		gvk := o.GroupVersionKind()
 		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" || gvk.Version != "v1" {
 			continue
 		}
-		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, crd); err != nil {
+		crd, err := cache.crd(o.Unstructured)
+		if err != nil {
 			continue
 		}
 		out = append(out, crd)

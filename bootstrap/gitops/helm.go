@@ -3,7 +3,9 @@ package gitops
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +15,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -21,6 +24,7 @@ import (
 	"golang.org/x/text/message"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
@@ -32,12 +36,91 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
-// loadedChart is a chart loaded once per build, with where it came from.
+// loadedChart is a loaded chart, with where it came from. It is shared by
+// the builds of one run (see RenderCache) and never modified.
 type loadedChart struct {
 	chart *chart.Chart
 	// dir is the repository-relative chart directory for the repository's
 	// own charts; empty for charts from the cache.
 	dir string
+	// digest identifies the chart's content: the SHA-256 of its archive, or
+	// of its files for a directory.
+	digest string
+
+	// schema is the chart's values.schema.json compiled, nil when it has
+	// none or it does not compile (see checkValues).
+	schemaOnce sync.Once
+	schema     *jsonschema.Schema
+}
+
+// valuesSchema compiles the chart's values schema once.
+func (lc *loadedChart) valuesSchema() *jsonschema.Schema {
+	lc.schemaOnce.Do(func() {
+		if len(lc.chart.Schema) == 0 {
+			return
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(lc.chart.Schema))
+		if err != nil {
+			return
+		}
+		c := jsonschema.NewCompiler()
+		if err := c.AddResource("values.schema.json", doc); err != nil {
+			return
+		}
+		if sch, err := c.Compile("values.schema.json"); err == nil {
+			lc.schema = sch
+		}
+	})
+	return lc.schema
+}
+
+// filesDigest is the digest of a loaded chart's files, by name and content.
+func filesDigest(ch *chart.Chart) string {
+	h := sha256.New()
+	for _, f := range ch.Raw {
+		fmt.Fprintf(h, "%d:%s%d:", len(f.Name), f.Name, len(f.Data))
+		h.Write(f.Data)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// loadArchive loads the chart archive at p, once per run for each distinct
+// archive content when the build shares a RenderCache.
+func (b *builder) loadArchive(ctx context.Context, p string) (*loadedChart, error) {
+	if lc, ok := b.charts[p]; ok {
+		return lc, nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		_, err = render.LoadChart(p)
+		return nil, err
+	}
+	sum := sha256.Sum256(data)
+	digest := hex.EncodeToString(sum[:])
+	load := func() (*loadedChart, bool) {
+		ch, err := loader.LoadArchive(bytes.NewReader(data))
+		if err != nil {
+			return nil, false
+		}
+		return &loadedChart{chart: ch, digest: digest}, true
+	}
+	var lc *loadedChart
+	var ok bool
+	if b.opts.Renders != nil {
+		lc, ok = b.opts.Renders.charts.do(ctx, digest, load)
+	} else {
+		lc, ok = load()
+	}
+	if !ok {
+		// Load it by its path for the loader's own error.
+		ch, err := render.LoadChart(p)
+		if err != nil {
+			return nil, err
+		}
+		lc = &loadedChart{chart: ch, digest: digest}
+	}
+	b.charts[p] = lc
+	return lc, nil
 }
 
 // hrFinding reports a problem with a HelmRelease.
@@ -88,7 +171,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 	if !ok {
 		return nil
 	}
-	if !b.checkValues(hr, lc.chart, values) {
+	if !b.checkValues(hr, lc, values) {
 		return nil
 	}
 	crds, _, _ := unstructured.NestedString(hr.Object, "spec", "install", "crds")
@@ -99,15 +182,14 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
 	}
+	renders := b.opts.Renders
 	key, keyErr := renderKey(lc, ropts)
-	res, cached := b.opts.Renders.get(key)
-	var err error
-	if !cached || keyErr != nil {
-		res, err = render.Render(ctx, lc.chart, ropts)
-		if err == nil && keyErr == nil {
-			b.opts.Renders.put(key, res)
-		}
+	if keyErr != nil {
+		renders = nil
 	}
+	res, sources, err := renders.render(ctx, key, func() (*render.Result, error) {
+		return render.Render(ctx, lc.chart, ropts)
+	})
 	if err != nil {
 		field := "spec.values"
 		if !errors.Is(err, render.ErrInvalidValues) {
@@ -122,7 +204,6 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		return nil
 	}
 	hrKey := hr.GetNamespace() + "/" + hr.GetName()
-	sources := templateSources(res.Manifest)
 	var out []manifest.Object
 	for _, c := range res.CRDs {
 		out = append(out, manifest.Object{Unstructured: c, Origin: b.renderedOrigin(lc, hr, sources, c)})
@@ -221,16 +302,11 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 		b.hrFinding(hr, field, err.Error())
 		return nil, false
 	}
-	if lc, ok := b.charts[p]; ok {
-		return lc, true
-	}
-	ch, err := render.LoadChart(p)
+	lc, err := b.loadArchive(ctx, p)
 	if err != nil {
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s: %v", ref, err))
 		return nil, false
 	}
-	lc := &loadedChart{chart: ch}
-	b.charts[p] = lc
 	return lc, true
 }
 
@@ -249,7 +325,7 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 		b.addFinding(manifest.Finding{File: dir + "/Chart.yaml", Message: err.Error()})
 		return nil, false
 	}
-	lc := &loadedChart{chart: ch, dir: dir}
+	lc := &loadedChart{chart: ch, dir: dir, digest: filesDigest(ch)}
 	b.charts[full] = lc
 	return lc, true
 }
@@ -371,7 +447,8 @@ var printer = message.NewPrinter(language.English)
 // (spec.values.image.tagg). It reports true when the values are valid or the
 // chart has no schema this check can compile (Helm's own check then runs in
 // render).
-func (b *builder) checkValues(hr manifest.Object, ch *chart.Chart, values map[string]any) bool {
+func (b *builder) checkValues(hr manifest.Object, lc *loadedChart, values map[string]any) bool {
+	ch := lc.chart
 	if len(ch.Schema) == 0 {
 		return true
 	}
@@ -379,16 +456,8 @@ func (b *builder) checkValues(hr manifest.Object, ch *chart.Chart, values map[st
 	if err != nil {
 		return true
 	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(ch.Schema))
-	if err != nil {
-		return true
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("values.schema.json", doc); err != nil {
-		return true
-	}
-	sch, err := c.Compile("values.schema.json")
-	if err != nil {
+	sch := lc.valuesSchema()
+	if sch == nil {
 		return true
 	}
 	raw, err := json.Marshal(merged.AsMap())

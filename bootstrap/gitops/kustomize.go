@@ -21,6 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -60,27 +61,14 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		return fail("spec.path", fmt.Sprintf("path %q does not exist in the published directories (%s)", specPath, strings.Join(PublishedDirs, ", ")))
 	}
 
-	// What the dir's own kustomization.yaml patches, before the generator
-	// adds the Flux Kustomization's patches to it.
-	ownKus, ownFile := readKustomizationFile(dirPath)
-
 	u := unstructured.Unstructured{Object: deepCopyMap(ks.Object)}
 	_ = unstructured.SetNestedStringSlice(u.Object, []string{"originAnnotations"}, "spec", "buildMetadata")
-	gen := fluxkustomize.NewGenerator(b.work, u)
-	action, err := gen.WriteFile(dirPath, fluxkustomize.WithSaveOriginalKustomization())
-	if err != nil {
-		return fail("spec", fmt.Sprintf("generate kustomization for %s: %v", relDir, err))
-	}
-	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
-
-	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
-
-	m, err := secureBuild(b.work, dirPath, b.customSchema)
-	if err != nil {
-		if n := b.reportMalformedYAML(dirPath, ref); n > 0 {
+	m, failure := b.generateAndBuild(ks, u, dirPath, relDir)
+	if failure != nil {
+		if failure.reported {
 			return nil
 		}
-		return fail("spec.path", fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err)))
+		return fail(failure.field, failure.message)
 	}
 
 	_, hasPostBuild, _ := unstructured.NestedFieldNoCopy(ks.Object, "spec", "postBuild")
@@ -88,10 +76,10 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 	if s, _, _ := unstructured.NestedString(ks.Object, "spec", "postBuild", "substituteStrategy"); s == "Always" {
 		always = true
 	}
-	kube := fake.NewClientBuilder().WithObjects(&corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: VarsConfigMap, Namespace: FluxNamespace},
-		Data:       b.vars,
-	}).Build()
+	var kube client.Client
+	if hasPostBuild {
+		kube = b.varsClient()
+	}
 
 	var out []manifest.Object
 	for _, res := range m.Resources() {
@@ -142,6 +130,58 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		out = append(out, o)
 	}
 	return out
+}
+
+// buildFailure is why generateAndBuild returned no objects.
+type buildFailure struct {
+	field, message string
+	// reported: the failure was reported as malformed YAML already.
+	reported bool
+}
+
+// generateAndBuild writes the kustomization that u (the Flux Kustomization
+// ks) generates into dirPath, checks its patch targets, builds it and
+// restores the directory. The working copy may be shared with the other
+// builds of a run, so all of this happens under its lock.
+func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructured, dirPath, relDir string) (resmap.ResMap, *buildFailure) {
+	if b.treeMu != nil {
+		b.treeMu.Lock()
+		defer b.treeMu.Unlock()
+	}
+	// What the dir's own kustomization.yaml patches, before the generator
+	// adds the Flux Kustomization's patches to it.
+	ownKus, ownFile := readKustomizationFile(dirPath)
+
+	gen := fluxkustomize.NewGenerator(b.work, u)
+	action, err := gen.WriteFile(dirPath, fluxkustomize.WithSaveOriginalKustomization())
+	if err != nil {
+		return nil, &buildFailure{field: "spec", message: fmt.Sprintf("generate kustomization for %s: %v", relDir, err)}
+	}
+	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
+
+	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
+
+	m, err := secureBuild(b.work, dirPath, b.customSchema)
+	if err != nil {
+		if n := b.reportMalformedYAML(dirPath, ks.Ref()); n > 0 {
+			return nil, &buildFailure{reported: true}
+		}
+		return nil, &buildFailure{field: "spec.path", message: fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err))}
+	}
+	return m, nil
+}
+
+// varsClient returns the client post-build substitution reads the
+// cluster-vars ConfigMap from, made once per build: the variables do not
+// change during a build.
+func (b *builder) varsClient() client.Client {
+	if b.kube == nil {
+		b.kube = fake.NewClientBuilder().WithObjects(&corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: VarsConfigMap, Namespace: FluxNamespace},
+			Data:       b.vars,
+		}).Build()
+	}
+	return b.kube
 }
 
 // followsRoot reports whether ks reads the cluster's root source, the only

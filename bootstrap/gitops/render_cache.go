@@ -1,62 +1,190 @@
 package gitops
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"reflect"
 	"sync"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
-// RenderCache remembers chart renders, so that building several environments
-// in one run renders each (chart, release, values) once: the platform
-// charts are the same in most environments. Share one cache across the
-// builds of one run only; it never expires.
+// RenderCache shares work between the builds of one run, so that building
+// several environments renders each (chart, release, values) once and
+// loads each chart archive once: the platform charts are the same in most
+// environments. Everything in it is keyed by content (a chart by the digest
+// of its files, a render by its chart's digest and a digest of its values),
+// never by a path alone. The builds also share one working copy of the
+// repository, taken when the first build starts: call Close when the run's
+// builds are done to remove it. Share one cache across the builds of one
+// run only; it never expires. It is safe for concurrent use.
 type RenderCache struct {
-	mu sync.Mutex
-	m  map[string]*render.Result
+	renders flight[*renderEntry]
+	charts  flight[*loadedChart]
+	trees   flight[*workTree] // by repository root
+
+	crdMu sync.Mutex
+	crds  map[string][]crdEntry // by CRD name
+}
+
+// tree returns the working copy of repoRoot the builds of the run share,
+// copying it for the first build.
+func (c *RenderCache) tree(ctx context.Context, repoRoot string) (*workTree, error) {
+	var err error
+	t, ok := c.trees.do(ctx, repoRoot, func() (*workTree, bool) {
+		var t *workTree
+		if t, err = newWorkTree(repoRoot); err != nil {
+			if t != nil {
+				os.RemoveAll(t.dir)
+			}
+			return nil, false
+		}
+		return t, true
+	})
+	if !ok {
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// Close removes the working copies the builds shared. Builds must not use
+// the cache after it.
+func (c *RenderCache) Close() error {
+	if c == nil {
+		return nil
+	}
+	c.trees.mu.Lock()
+	defer c.trees.mu.Unlock()
+	var errs []error
+	for root, call := range c.trees.m {
+		select {
+		case <-call.done:
+		default:
+			continue // still being copied: a build is using the cache
+		}
+		if call.ok {
+			if err := os.RemoveAll(call.v.dir); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		delete(c.trees.m, root)
+	}
+	return errors.Join(errs...)
+}
+
+// renderEntry is a cached render and what is derived from its manifest.
+type renderEntry struct {
+	res *render.Result
+	// sources is templateSources(res.Manifest); read-only once stored.
+	sources map[string]string
 }
 
 // NewRenderCache returns an empty cache.
-func NewRenderCache() *RenderCache { return &RenderCache{m: map[string]*render.Result{}} }
+func NewRenderCache() *RenderCache { return &RenderCache{} }
 
-// renderKey identifies a render: the chart (name, version and, for the
-// repository's own charts, directory), the release and a digest of values.
+// renderKey identifies a render: the chart (name, version, directory for
+// the repository's own charts, and the digest of its files), the release
+// and a digest of values.
 func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 	values, err := json.Marshal(opts.Values)
 	if err != nil {
 		return "", err
 	}
 	sum := sha256.Sum256(values)
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%t|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir,
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
 		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:])), nil
 }
 
-// get returns a deep copy of a cached result, so callers may change it.
-func (c *RenderCache) get(key string) (*render.Result, bool) {
+// render returns the render of key, calling fn for it unless another build
+// has rendered it or is rendering it (then it waits for that one). A failed
+// render is not remembered: each caller meets the failure itself. The result
+// is a deep copy, which the caller may change.
+func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render.Result, error)) (*render.Result, map[string]string, error) {
 	if c == nil {
-		return nil, false
+		res, err := fn()
+		if err != nil {
+			return nil, nil, err
+		}
+		return res, templateSources(res.Manifest), nil
 	}
-	c.mu.Lock()
-	r, ok := c.m[key]
-	c.mu.Unlock()
+	var err error
+	e, ok := c.renders.do(ctx, key, func() (*renderEntry, bool) {
+		var res *render.Result
+		if res, err = fn(); err != nil {
+			return nil, false
+		}
+		return &renderEntry{res: copyResult(res), sources: templateSources(res.Manifest)}, true
+	})
 	if !ok {
-		return nil, false
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, nil, err
 	}
-	return copyResult(r), true
+	return copyResult(e.res), e.sources, nil
 }
 
-func (c *RenderCache) put(key string, r *render.Result) {
-	if c == nil {
-		return
+// flight maps keys to values computed once: the first caller of a key
+// computes it while later callers wait for it. A computation that fails is
+// forgotten, and a caller that waited on it computes the value itself.
+type flight[V any] struct {
+	mu sync.Mutex
+	m  map[string]*call[V]
+}
+
+type call[V any] struct {
+	done chan struct{}
+	v    V
+	ok   bool
+}
+
+// do returns the value of key, computing it with fn if no other caller has.
+// It reports false when fn failed (or ctx ended while waiting).
+func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, bool)) (V, bool) {
+	for {
+		f.mu.Lock()
+		if f.m == nil {
+			f.m = map[string]*call[V]{}
+		}
+		c, found := f.m[key]
+		if !found {
+			c = &call[V]{done: make(chan struct{})}
+			f.m[key] = c
+		}
+		f.mu.Unlock()
+		if !found {
+			c.v, c.ok = fn()
+			if !c.ok {
+				f.mu.Lock()
+				delete(f.m, key)
+				f.mu.Unlock()
+			}
+			close(c.done)
+			return c.v, c.ok
+		}
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			var zero V
+			return zero, false
+		}
+		if c.ok {
+			return c.v, true
+		}
+		// The other caller failed: try ourselves, as if alone.
 	}
-	c.mu.Lock()
-	c.m[key] = copyResult(r)
-	c.mu.Unlock()
 }
 
 func copyResult(r *render.Result) *render.Result {
@@ -76,4 +204,95 @@ func copyObjects(in []*unstructured.Unstructured) []*unstructured.Unstructured {
 		out[i] = o.DeepCopy()
 	}
 	return out
+}
+
+// crdEntry is a converted CustomResourceDefinition and a copy of the object
+// it was converted from.
+type crdEntry struct {
+	obj map[string]any
+	crd *apiextensionsv1.CustomResourceDefinition
+}
+
+// crd converts a CustomResourceDefinition object, or returns the conversion
+// of an equal object made earlier in the run: most environments install the
+// same CRDs, and converting them is a large part of a build. The result is
+// shared by every build of the run and must not be modified.
+func (c *RenderCache) crd(o *unstructured.Unstructured) (*apiextensionsv1.CustomResourceDefinition, error) {
+	if c == nil {
+		return convertCRD(o)
+	}
+	name := o.GetName()
+	c.crdMu.Lock()
+	entries := c.crds[name]
+	c.crdMu.Unlock()
+	for _, e := range entries {
+		if equalJSON(e.obj, o.Object) {
+			return e.crd, nil
+		}
+	}
+	crd, err := convertCRD(o)
+	if err != nil {
+		return nil, err
+	}
+	c.crdMu.Lock()
+	defer c.crdMu.Unlock()
+	if c.crds == nil {
+		c.crds = map[string][]crdEntry{}
+	}
+	c.crds[name] = append(c.crds[name], crdEntry{obj: runtime.DeepCopyJSON(o.Object), crd: crd})
+	return crd, nil
+}
+
+func convertCRD(o *unstructured.Unstructured) (*apiextensionsv1.CustomResourceDefinition, error) {
+	crd := &apiextensionsv1.CustomResourceDefinition{}
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, crd); err != nil {
+		return nil, err
+	}
+	return crd, nil
+}
+
+// equalJSON reports whether two decoded JSON values are equal, types
+// included (an int64 1 is not a float64 1).
+func equalJSON(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
+			return false
+		}
+		for k, av := range a {
+			bv, ok := b[k]
+			if !ok || !equalJSON(av, bv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
+			return false
+		}
+		for i := range a {
+			if !equalJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case int64:
+		b, ok := b.(int64)
+		return ok && a == b
+	case float64:
+		b, ok := b.(float64)
+		return ok && a == b
+	case bool:
+		b, ok := b.(bool)
+		return ok && a == b
+	case nil:
+		return b == nil
+	default:
+		return reflect.DeepEqual(a, b)
+	}
 }

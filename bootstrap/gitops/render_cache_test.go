@@ -1,7 +1,15 @@
 package gitops
 
 import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"reflect"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -10,34 +18,99 @@ import (
 )
 
 func TestRenderCacheKeysAndCopies(t *testing.T) {
-	lc := &loadedChart{chart: &chart.Chart{Metadata: &chart.Metadata{Name: "c", Version: "1.0.0"}}}
+	lc := &loadedChart{chart: &chart.Chart{Metadata: &chart.Metadata{Name: "c", Version: "1.0.0"}}, digest: "d1"}
 	k1, err := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	k2, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 2}})
 	k3, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "other", Values: map[string]any{"a": 1}})
-	if k1 == k2 || k1 == k3 {
-		t.Fatalf("different values or namespaces share a key: %q %q %q", k1, k2, k3)
+	changed := &loadedChart{chart: lc.chart, digest: "d2"}
+	k4, _ := renderKey(changed, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}})
+	if k1 == k2 || k1 == k3 || k1 == k4 {
+		t.Fatalf("different values, namespaces or chart contents share a key: %q %q %q %q", k1, k2, k3, k4)
 	}
 
+	ctx := context.Background()
 	c := NewRenderCache()
 	u := &unstructured.Unstructured{}
 	u.SetName("orig")
-	c.put(k1, &render.Result{Objects: []*unstructured.Unstructured{u}})
-	u.SetName("changed after put")
+	renders := 0
+	fn := func() (*render.Result, error) {
+		renders++
+		return &render.Result{Objects: []*unstructured.Unstructured{u}}, nil
+	}
+	if _, _, err := c.render(ctx, k1, fn); err != nil {
+		t.Fatal(err)
+	}
+	u.SetName("changed after the render")
 
-	got, ok := c.get(k1)
-	if !ok || got.Objects[0].GetName() != "orig" {
-		t.Fatalf("cache kept a reference to the caller's object: %v", got)
+	got, _, err := c.render(ctx, k1, fn)
+	if err != nil || renders != 1 {
+		t.Fatalf("second render of the same key: err %v, %d renders, want 1", err, renders)
+	}
+	if got.Objects[0].GetName() != "orig" {
+		t.Fatalf("cache kept a reference to the renderer's object: %v", got)
 	}
 	got.Objects[0].SetLabels(map[string]string{"by": "caller"})
-	again, _ := c.get(k1)
+	again, _, _ := c.render(ctx, k1, fn)
 	if len(again.Objects[0].GetLabels()) != 0 {
 		t.Fatal("a caller's change to a cached result leaked into the cache")
 	}
-	if _, ok := (*RenderCache)(nil).get(k1); ok {
-		t.Fatal("a nil cache returned a result")
+
+	// A failed render is not remembered: the next caller renders again.
+	boom := errors.New("boom")
+	if _, _, err := c.render(ctx, k2, func() (*render.Result, error) { return nil, boom }); !errors.Is(err, boom) {
+		t.Fatalf("failed render: got %v, want %v", err, boom)
+	}
+	renders = 0
+	if _, _, err := c.render(ctx, k2, fn); err != nil || renders != 1 {
+		t.Fatalf("render after a failure: err %v, %d renders, want 1", err, renders)
+	}
+
+	var nilCache *RenderCache
+	renders = 0
+	nilCache.render(ctx, k1, fn)
+	nilCache.render(ctx, k1, fn)
+	if renders != 2 {
+		t.Fatalf("a nil cache rendered %d times for two calls, want 2", renders)
+	}
+}
+
+// TestRenderCacheRendersOnceConcurrently: builds running side by side that
+// need the same render wait for one render rather than each doing it.
+func TestRenderCacheRendersOnceConcurrently(t *testing.T) {
+	c := NewRenderCache()
+	var renders atomic.Int32
+	release := make(chan struct{})
+	fn := func() (*render.Result, error) {
+		renders.Add(1)
+		<-release
+		return &render.Result{Manifest: "---\n# Source: c/templates/a.yaml\nkind: ConfigMap\nmetadata:\n  name: a\n"}, nil
+	}
+	var wg sync.WaitGroup
+	results := make([]map[string]string, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, sources, err := c.render(context.Background(), "k", fn)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = sources
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := renders.Load(); n != 1 {
+		t.Fatalf("%d renders for one key, want 1", n)
+	}
+	for _, s := range results {
+		if s["ConfigMap/a"] != "c/templates/a.yaml" {
+			t.Fatalf("template sources %v, want ConfigMap/a from c/templates/a.yaml", s)
+		}
 	}
 }
 
@@ -52,5 +125,130 @@ func TestKindAndName(t *testing.T) {
 		if k, n := kindAndName(tc.doc); k != tc.kind || n != tc.name {
 			t.Errorf("kindAndName(%q) = %q, %q; want %q, %q", tc.doc, k, n, tc.kind, tc.name)
 		}
+	}
+}
+
+// TestRenderCacheCRDsByContent: a CRD equal to one converted before in the
+// run is shared; one that differs in anything is converted afresh.
+func TestRenderCacheCRDsByContent(t *testing.T) {
+	crd := func(plural string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "apiextensions.k8s.io/v1",
+			"kind":       "CustomResourceDefinition",
+			"metadata":   map[string]any{"name": "widgets.example.com"},
+			"spec": map[string]any{
+				"group": "example.com",
+				"scope": "Namespaced",
+				"names": map[string]any{"kind": "Widget", "plural": plural},
+				"versions": []any{map[string]any{
+					"name": "v1", "served": true, "storage": true,
+					"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object"}},
+				}},
+			},
+		}}
+	}
+	c := NewRenderCache()
+	a, err := c.crd(crd("widgets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := c.crd(crd("widgets"))
+	if a != b {
+		t.Fatal("an equal CRD was converted again")
+	}
+	changed, _ := c.crd(crd("gadgets"))
+	if changed == a || changed.Spec.Names.Plural != "gadgets" {
+		t.Fatalf("a changed CRD got the earlier conversion: plural %q", changed.Spec.Names.Plural)
+	}
+	o := crd("widgets")
+	first, _ := c.crd(o)
+	unstructured.SetNestedField(o.Object, "sprockets", "spec", "names", "plural")
+	if again, _ := c.crd(o); again == first || again.Spec.Names.Plural != "sprockets" {
+		t.Fatal("changing an object after its conversion changed what the cache compares against")
+	}
+}
+
+func TestEqualJSON(t *testing.T) {
+	cases := []struct {
+		a, b any
+		want bool
+	}{
+		{map[string]any{"a": []any{int64(1), "x", nil, true}}, map[string]any{"a": []any{int64(1), "x", nil, true}}, true},
+		{map[string]any{"a": int64(1)}, map[string]any{"a": float64(1)}, false},
+		{map[string]any{"a": "1"}, map[string]any{"a": "1", "b": "2"}, false},
+		{map[string]any{"a": nil}, map[string]any{"b": nil}, false},
+		{[]any{"a", "b"}, []any{"b", "a"}, false},
+		{map[string]any{}, map[string]any(nil), false},
+	}
+	for _, tc := range cases {
+		if got := equalJSON(tc.a, tc.b); got != tc.want {
+			t.Errorf("equalJSON(%v, %v) = %t, want %t", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestSharedBuildsMatchSeparateBuilds: environments built side by side
+// with one RenderCache (one working copy, shared renders and CRDs) give
+// exactly what each gives built alone, findings included, and Close
+// removes the working copy.
+func TestSharedBuildsMatchSeparateBuilds(t *testing.T) {
+	cache := seededCache(t, true)
+	root := copyRepo(t)
+	// Break a directory every environment builds, and one only local
+	// patches, so that failed builds and patch checks share the copy too.
+	edit(t, root, "gitops/apps/ghillie/data/valkey.yaml", "  nodes: 1\n", "  nodes: 1\n\treplicas: 0\n")
+	edit(t, root, "overlays/local/ghillie.yaml", "        kind: Valkey\n        name: ghillie-valkey\n", "        kind: Valkey\n        name: ghillie-valkyrie\n")
+	envs, err := Environments(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alone := map[string]*Environment{}
+	for _, env := range envs {
+		alone[env] = build(t, root, env, Options{Offline: true, ChartCache: cache})
+	}
+
+	shared := NewRenderCache()
+	results := make([]*Environment, len(envs))
+	var wg sync.WaitGroup
+	for i, env := range envs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e, err := Build(context.Background(), root, env, Options{Offline: true, ChartCache: cache, Renders: shared})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = e
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for i, env := range envs {
+		got, want := results[i], alone[env]
+		if !reflect.DeepEqual(got.Findings, want.Findings) {
+			t.Errorf("%s: findings differ:\nshared: %v\nalone:  %v", env, got.Findings, want.Findings)
+		}
+		if len(want.Findings) == 0 {
+			t.Errorf("%s: the broken copy gave no findings", env)
+		}
+		if !reflect.DeepEqual(got.Objects, want.Objects) {
+			t.Errorf("%s: objects differ (%d shared, %d alone)", env, len(got.Objects), len(want.Objects))
+		}
+		if !reflect.DeepEqual(got.CRDs, want.CRDs) {
+			t.Errorf("%s: CRDs differ (%d shared, %d alone)", env, len(got.CRDs), len(want.CRDs))
+		}
+	}
+
+	tree, err := shared.tree(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := shared.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(tree.dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the shared working copy is still there after Close: %v", err)
 	}
 }

@@ -13,11 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"slices"
 	"strings"
 
-	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
@@ -124,42 +122,22 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 		return nil, err
 	}
 
-	cfg := action.NewConfiguration(action.ConfigurationSetLogger(slog.DiscardHandler))
-	install := action.NewInstall(cfg)
-	install.DryRunStrategy = action.DryRunClient
-	install.ReleaseName = opts.ReleaseName
-	install.Namespace = opts.Namespace
-	install.KubeVersion = kubeVersion
-	install.APIVersions = common.VersionSet(opts.APIVersions)
-	install.IncludeCRDs = false         // CRDs are added below, kept apart from the templates.
-	install.SkipSchemaValidation = true // Done above, with a clearer error.
-	install.DisableOpenAPIValidation = true
-	install.EnableDNS = false
-
 	// Install drops disabled subcharts from the chart it is given: render a
 	// copy, whose remaining subcharts also decide which CRDs are included.
-	rendered := cloneChart(ch)
-	rel, err := install.RunWithContext(ctx, rendered, values)
-	if err != nil {
-		return nil, fmt.Errorf("render chart %q: %w", name, err)
-	}
-	r, ok := rel.(*release.Release)
+	rel, ok := renderDirect(cloneChart(ch), values, opts, kubeVersion)
 	if !ok {
-		return nil, fmt.Errorf("render chart %q: unexpected release type %T", name, rel)
+		if rel, err = renderInstall(ctx, cloneChart(ch), values, opts, kubeVersion); err != nil {
+			return nil, fmt.Errorf("render chart %q: %w", name, err)
+		}
 	}
+	rendered := rel.chart
 
-	res := &Result{Manifest: r.Manifest}
-	if r.Info != nil {
-		res.Notes = r.Info.Notes
-	}
-	if res.Objects, err = decodeObjects(r.Manifest); err != nil {
-		return nil, fmt.Errorf("render chart %q: %w", name, err)
-	}
-	for _, h := range r.Hooks {
+	res := &Result{Manifest: rel.manifest, Notes: rel.notes, Objects: rel.objects}
+	for _, h := range rel.hooks {
 		if isTestHook(h) {
 			continue
 		}
-		objs, err := decodeObjects(h.Manifest)
+		objs, err := decodeManifest(h.Manifest)
 		if err != nil {
 			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
 		}
@@ -169,7 +147,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	if opts.IncludeCRDs {
 		var crdManifest strings.Builder
 		for _, crd := range rendered.CRDObjects() {
-			objs, err := decodeObjects(string(crd.File.Data))
+			objs, err := decodeManifest(string(crd.File.Data))
 			if err != nil {
 				return nil, fmt.Errorf("render chart %q: crd file %s: %w", name, crd.Filename, err)
 			}
@@ -282,15 +260,20 @@ func isTestHook(h *release.Hook) bool {
 // documents and expanding lists. Numbers decode as int64 or float64, as the
 // Kubernetes clients decode them.
 func decodeObjects(manifest string) ([]*unstructured.Unstructured, error) {
-	var objs []*unstructured.Unstructured
+	objs, _, err := decodeDocuments(manifest)
+	return objs, err
+}
+
+// decodeDocuments is decodeObjects, also counting the lists expanded.
+func decodeDocuments(manifest string) (objs []*unstructured.Unstructured, lists int, err error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
 	for n := 1; ; n++ {
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
 			if errors.Is(err, io.EOF) {
-				return objs, nil
+				return objs, lists, nil
 			}
-			return nil, fmt.Errorf("decode manifest document %d: %w", n, err)
+			return nil, 0, fmt.Errorf("decode manifest document %d: %w", n, err)
 		}
 		if trimmed := bytes.TrimSpace(raw); len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")) || bytes.Equal(trimmed, []byte("{}")) {
 			continue
@@ -298,17 +281,18 @@ func decodeObjects(manifest string) ([]*unstructured.Unstructured, error) {
 		// The document itself is never printed in errors: it may be a Secret.
 		obj, err := runtime.Decode(unstructured.UnstructuredJSONScheme, raw)
 		if err != nil {
-			return nil, fmt.Errorf("decode manifest document %d: %w", n, err)
+			return nil, 0, fmt.Errorf("decode manifest document %d: %w", n, err)
 		}
 		switch o := obj.(type) {
 		case *unstructured.Unstructured:
 			objs = append(objs, o)
 		case *unstructured.UnstructuredList:
+			lists++
 			for i := range o.Items {
 				objs = append(objs, &o.Items[i])
 			}
 		default:
-			return nil, fmt.Errorf("decode manifest document %d: unexpected type %T", n, obj)
+			return nil, 0, fmt.Errorf("decode manifest document %d: unexpected type %T", n, obj)
 		}
 	}
 }

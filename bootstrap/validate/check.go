@@ -71,7 +71,13 @@ func NewChecker() (*Checker, error) {
 // environment installs, and returns the findings, sorted. env names the
 // environment in each finding.
 func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) ([]manifest.Finding, error) {
-	schemaIx, findings, err := c.schemas.index(crds)
+	return c.check(ctx, env, objs, crds, nil)
+}
+
+// check is Check, sharing work with the other environments of a run
+// through memo (nil: no sharing).
+func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) ([]manifest.Finding, error) {
+	schemaIx, findings, err := c.schemas.index(crds, memo)
 	if err != nil {
 		return nil, fmt.Errorf("compiling CRD schemas of %s: %w", env, err)
 	}
@@ -86,7 +92,7 @@ func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object,
 		// The schema and the reference checks can both object to a field
 		// (an unsupported sourceRef kind): report it once.
 		var own []manifest.Finding
-		own = append(own, checkSchema(ctx, env, schemaIx, o)...)
+		own = append(own, checkSchema(ctx, env, schemaIx, o, memo)...)
 		own = append(own, checkRefs(envIx, o)...)
 		own = append(own, checkImageTags(env, o)...)
 		findings = append(findings, dedupeFields(own)...)

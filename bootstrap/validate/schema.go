@@ -3,10 +3,10 @@ package validate
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -66,8 +66,21 @@ type crdVersion struct {
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaValidator
 	// cel evaluates the schema's x-kubernetes-validations rules; nil when
-	// it has none.
-	cel *structuralcel.Validator
+	// it has none. Compiling the rules is most of the cost of compiling a
+	// CRD and few of the CRDs an environment installs have objects to
+	// check, so they are compiled on first use (see celValidator).
+	celOnce sync.Once
+	cel     *structuralcel.Validator
+}
+
+// celValidator compiles the version's CEL rules once, on first use.
+func (cv *crdVersion) celValidator() *structuralcel.Validator {
+	cv.celOnce.Do(func() {
+		if cv.structural != nil {
+			cv.cel = structuralcel.NewValidator(cv.structural, true, apiservercel.PerCallLimit)
+		}
+	})
+	return cv.cel
 }
 
 // compiledCRD is every version of one CRD, compiled once and shared.
@@ -81,13 +94,20 @@ type compiledCRD struct {
 // schemas compiles CRD schemas and caches them by content, so that the CRDs
 // environments share are compiled once.
 type schemas struct {
-	mu    sync.Mutex
-	cache map[[sha256.Size]byte]*compiledCRD
+	mu sync.Mutex
+	// cache holds the compiled CRDs by name, each with a copy of the spec
+	// it was compiled from.
+	cache map[string][]cachedCRD
 	flux  []*compiledCRD
 }
 
+type cachedCRD struct {
+	spec *apiextensionsv1.CustomResourceDefinitionSpec
+	c    *compiledCRD
+}
+
 func newSchemas() (*schemas, error) {
-	s := &schemas{cache: map[[sha256.Size]byte]*compiledCRD{}}
+	s := &schemas{cache: map[string][]cachedCRD{}}
 	crds, err := loadFluxCRDs()
 	if err != nil {
 		return nil, err
@@ -130,18 +150,19 @@ func loadFluxCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 // was compiled before. A CRD whose schema does not compile is returned with
 // err set, so that it becomes a finding rather than a failure.
 func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compiledCRD, error) {
-	spec, err := json.Marshal(crd.Spec)
-	if err != nil {
+	// Comparing specs is a third of the cost of encoding one to key it.
+	s.mu.Lock()
+	cached := s.cache[crd.Name]
+	s.mu.Unlock()
+	for _, e := range cached {
+		if reflect.DeepEqual(*e.spec, crd.Spec) {
+			return e.c, nil
+		}
+	}
+	if _, err := json.Marshal(crd.Spec); err != nil {
 		return nil, fmt.Errorf("encoding CRD %s: %w", crd.Name, err)
 	}
-	key := sha256.Sum256(spec)
-	s.mu.Lock()
-	c, ok := s.cache[key]
-	s.mu.Unlock()
-	if ok {
-		return c, nil
-	}
-	c = &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
+	c := &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {
 			continue
@@ -164,12 +185,11 @@ func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compi
 				break
 			}
 			cv.structural, cv.validator = st, val
-			cv.cel = structuralcel.NewValidator(st, true, apiservercel.PerCallLimit)
 		}
 		c.versions[v.Name] = cv
 	}
 	s.mu.Lock()
-	s.cache[key] = c
+	s.cache[crd.Name] = append(s.cache[crd.Name], cachedCRD{spec: crd.Spec.DeepCopy(), c: c})
 	s.mu.Unlock()
 	return c, nil
 }
@@ -184,7 +204,7 @@ type schemaIndex struct {
 // index builds the lookup for an environment's CRDs plus the Flux CRDs. The
 // environment's own CRDs win over the embedded Flux ones. CRDs that do not
 // compile are returned as findings.
-func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition) (*schemaIndex, []manifest.Finding, error) {
+func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) (*schemaIndex, []manifest.Finding, error) {
 	ix := &schemaIndex{byGVK: map[schema.GroupVersionKind]*crdVersion{}, byGK: map[schema.GroupKind][]string{}}
 	var findings []manifest.Finding
 	add := func(c *compiledCRD) {
@@ -204,7 +224,7 @@ func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition) (*sche
 		if crd == nil {
 			continue
 		}
-		c, err := s.compile(crd)
+		c, err := memo.compile(s, crd)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -242,7 +262,7 @@ func isBuiltinGroup(group string) bool {
 
 // checkSchema validates one object against the schema of its kind and
 // returns every problem found.
-func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.Object) []manifest.Finding {
+func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.Object, memo *runMemo) []manifest.Finding {
 	fb := finder(env, obj)
 	gvk := obj.GroupVersionKind()
 	if gvk.Kind == "" || obj.GetAPIVersion() == "" {
@@ -252,13 +272,13 @@ func checkSchema(ctx context.Context, env string, ix *schemaIndex, obj manifest.
 	out = append(out, checkMetadata(fb, obj)...)
 	switch {
 	case isBuiltin(gvk):
-		out = append(out, strictDecode(fb, builtinScheme, obj)...)
+		out = append(out, strictDecode(fb, memo, "builtin", builtinScheme, obj)...)
 		out = append(out, checkBuiltinEnums(fb, obj)...)
 	case ix.byGVK[gvk] != nil:
 		cv := ix.byGVK[gvk]
 		out = append(out, validateCR(ctx, fb, cv, obj)...)
 		if fluxScheme.Recognizes(gvk) {
-			out = append(out, strictDecode(fb, fluxScheme, obj)...)
+			out = append(out, strictDecode(fb, memo, "flux", fluxScheme, obj)...)
 		}
 	default:
 		msg := fmt.Sprintf("no CRD for group %q version %q kind %q", gvk.Group, gvk.Version, gvk.Kind)
@@ -315,10 +335,10 @@ func validateCR(ctx context.Context, fb findingFunc, cv *crdVersion, obj manifes
 	// required field with a default may be left out.
 	structuraldefaulting.Default(pruned, cv.structural)
 	errs := apiservervalidation.ValidateCustomResource(nil, pruned, cv.validator)
-	if cv.cel != nil && len(errs) == 0 {
+	if cel := cv.celValidator(); cel != nil && len(errs) == 0 {
 		// Like the API server, evaluate the CRD's CEL rules only on an
 		// object that passes the schema.
-		celErrs, _ := cv.cel.Validate(ctx, nil, cv.structural, pruned, nil, apiservercel.RuntimeCELCostBudget)
+		celErrs, _ := cel.Validate(ctx, nil, cv.structural, pruned, nil, apiservercel.RuntimeCELCostBudget)
 		errs = append(errs, celErrs...)
 	}
 	for _, e := range errs {
@@ -345,24 +365,38 @@ func lastSegment(p string) string {
 var typeErrorRE = regexp.MustCompile(`cannot unmarshal (.+) into Go struct field [^.\s]+\.(\S+) of type (\S+)`)
 
 // strictDecode decodes obj into its Go API type, reporting unknown and
-// duplicate fields and values of the wrong type with their paths.
-func strictDecode(fb findingFunc, s *runtime.Scheme, obj manifest.Object) []manifest.Finding {
+// duplicate fields and values of the wrong type with their paths. The
+// result depends only on the object, so memo shares it between the
+// environments of a run that deploy the same object; schemeName names s
+// there.
+func strictDecode(fb findingFunc, memo *runMemo, schemeName string, s *runtime.Scheme, obj manifest.Object) []manifest.Finding {
+	fields := memo.strictDecode(schemeName, obj, func() []fieldMessage { return strictDecodeFields(s, obj) })
+	out := make([]manifest.Finding, 0, len(fields))
+	for _, f := range fields {
+		out = append(out, fb(f.field, f.message))
+	}
+	return out
+}
+
+// strictDecodeFields is strictDecode's work, its findings without the
+// object they are about.
+func strictDecodeFields(s *runtime.Scheme, obj manifest.Object) []fieldMessage {
 	gvk := obj.GroupVersionKind()
 	typed, err := s.New(gvk)
 	if err != nil {
-		return []manifest.Finding{fb("apiVersion", fmt.Sprintf("no Go type for %s: %v", gvk, err))}
+		return []fieldMessage{{"apiVersion", fmt.Sprintf("no Go type for %s: %v", gvk, err)}}
 	}
 	data, err := json.Marshal(obj.Object)
 	if err != nil {
-		return []manifest.Finding{fb("", fmt.Sprintf("cannot encode object: %v", err))}
+		return []fieldMessage{{"", fmt.Sprintf("cannot encode object: %v", err)}}
 	}
 	strictErrs, err := kjson.UnmarshalStrict(data, typed)
-	var out []manifest.Finding
+	var out []fieldMessage
 	if err != nil {
 		if m := typeErrorRE.FindStringSubmatch(err.Error()); m != nil {
-			out = append(out, fb(m[2], fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])))
+			out = append(out, fieldMessage{m[2], fmt.Sprintf("wrong type: got %s, want %s", m[1], m[3])})
 		} else {
-			out = append(out, fb("", fmt.Sprintf("cannot decode as %s: %v", gvk.Kind, err)))
+			out = append(out, fieldMessage{"", fmt.Sprintf("cannot decode as %s: %v", gvk.Kind, err)})
 		}
 	}
 	for _, se := range strictErrs {
@@ -375,7 +409,7 @@ func strictDecode(fb findingFunc, s *runtime.Scheme, obj manifest.Object) []mani
 		if strings.HasPrefix(msg, "unknown field") {
 			msg = fmt.Sprintf("unknown field %q (not in %s %s)", lastSegment(path), gvk.GroupVersion(), gvk.Kind)
 		}
-		out = append(out, fb(path, msg))
+		out = append(out, fieldMessage{path, msg})
 	}
 	return out
 }

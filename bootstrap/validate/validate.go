@@ -48,9 +48,11 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 	}
 	if opts.Renders == nil {
 		opts.Renders = gitops.NewRenderCache()
+		defer opts.Renders.Close()
 	}
 	// Environments are independent: build and check them side by side, one
 	// per core (kustomize runs themselves are serialised inside Build).
+	memo := newRunMemo()
 	results := make([][]manifest.Finding, len(r.Environments))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
@@ -63,7 +65,7 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 			if err != nil {
 				return fmt.Errorf("building %s: %w", name, err)
 			}
-			fs, err := c.CheckEnvironment(gctx, env)
+			fs, err := c.checkEnvironment(gctx, env, memo)
 			if err != nil {
 				return err
 			}
@@ -84,7 +86,11 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 // CheckEnvironment checks a built environment and returns the build's
 // findings with the checks' own, sorted, each reported once.
 func (c *Checker) CheckEnvironment(ctx context.Context, env *gitops.Environment) ([]manifest.Finding, error) {
-	fs, err := c.Check(ctx, env.Name, env.Objects, env.CRDs)
+	return c.checkEnvironment(ctx, env, nil)
+}
+
+func (c *Checker) checkEnvironment(ctx context.Context, env *gitops.Environment, memo *runMemo) ([]manifest.Finding, error) {
+	fs, err := c.check(ctx, env.Name, env.Objects, env.CRDs, memo)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,128 @@
+package validate
+
+import (
+	"reflect"
+	"sync"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+)
+
+// runMemo shares, within one Validate, the work whose result depends only
+// on an object's content: environments deploy mostly the same objects, the
+// platform charts' CRDs above all, which are large. It is safe for
+// concurrent use, and lives only as long as the run, while the objects it
+// refers to are not modified.
+type runMemo struct {
+	mu sync.Mutex
+	// compiled is the compiled form of each CRD, by identity: the builds of
+	// one run share the CRDs they have in common (see gitops.RenderCache).
+	compiled map[*apiextensionsv1.CustomResourceDefinition]*compiledCRD
+	// decoded holds strict-decoding results by scheme and object ID, each
+	// with the object it was computed for.
+	decoded map[string][]decodedEntry
+}
+
+type decodedEntry struct {
+	obj    map[string]any
+	fields []fieldMessage
+}
+
+// fieldMessage is a finding about one object, without the object.
+type fieldMessage struct{ field, message string }
+
+func newRunMemo() *runMemo {
+	return &runMemo{
+		compiled: map[*apiextensionsv1.CustomResourceDefinition]*compiledCRD{},
+		decoded:  map[string][]decodedEntry{},
+	}
+}
+
+// compile is schemas.compile, once per CRD of the run.
+func (m *runMemo) compile(s *schemas, crd *apiextensionsv1.CustomResourceDefinition) (*compiledCRD, error) {
+	if m == nil {
+		return s.compile(crd)
+	}
+	m.mu.Lock()
+	c, ok := m.compiled[crd]
+	m.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := s.compile(crd)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.compiled[crd] = c
+	m.mu.Unlock()
+	return c, nil
+}
+
+// strictDecode is strictDecodeFields, once per distinct object of the run.
+func (m *runMemo) strictDecode(scheme string, obj manifest.Object, decode func() []fieldMessage) []fieldMessage {
+	if m == nil {
+		return decode()
+	}
+	key := scheme + "|" + obj.ID()
+	m.mu.Lock()
+	entries := m.decoded[key]
+	m.mu.Unlock()
+	for _, e := range entries {
+		if equalJSON(e.obj, obj.Object) {
+			return e.fields
+		}
+	}
+	fields := decode()
+	m.mu.Lock()
+	m.decoded[key] = append(m.decoded[key], decodedEntry{obj: obj.Object, fields: fields})
+	m.mu.Unlock()
+	return fields
+}
+
+// equalJSON reports whether two decoded JSON values are equal, types
+// included (an int64 1 is not a float64 1).
+func equalJSON(a, b any) bool {
+	switch a := a.(type) {
+	case map[string]any:
+		b, ok := b.(map[string]any)
+		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
+			return false
+		}
+		for k, av := range a {
+			bv, ok := b[k]
+			if !ok || !equalJSON(av, bv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		b, ok := b.([]any)
+		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
+			return false
+		}
+		for i := range a {
+			if !equalJSON(a[i], b[i]) {
+				return false
+			}
+		}
+		return true
+	case string:
+		b, ok := b.(string)
+		return ok && a == b
+	case int64:
+		b, ok := b.(int64)
+		return ok && a == b
+	case float64:
+		b, ok := b.(float64)
+		return ok && a == b
+	case bool:
+		b, ok := b.(bool)
+		return ok && a == b
+	case nil:
+		return b == nil
+	default:
+		return reflect.DeepEqual(a, b)
+	}
+}
