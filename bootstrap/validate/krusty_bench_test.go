@@ -87,6 +87,29 @@ func BenchmarkValidateRepository(b *testing.B) {
 	}
 }
 
+// BenchmarkValidateCommand is BenchmarkValidateRepository with a new
+// Checker each time, as each `gitops-local validate` process has: nothing
+// compiled by an earlier run is reused.
+func BenchmarkValidateCommand(b *testing.B) {
+	cache := chartCache(b)
+	envs, err := gitops.Environments(repoRoot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		c, err := NewChecker()
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := c.Validate(context.Background(), repoRoot, envs, gitops.Options{Offline: true, ChartCache: cache})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(r.Environments)), "environments/op")
+	}
+}
+
 // BenchmarkChecksOnly runs only the checks over every environment, built
 // once beforehand: the part of BenchmarkValidateRepository this package
 // adds to the build.
