@@ -75,18 +75,24 @@ type Options struct {
 	Log progress.Logger
 	// Now is the clock for reconcile request tokens.
 	Now func() time.Time
+	// Validated, when set, is shared by successive syncs (a watch) so that
+	// each validates only the environments its change touches; without it
+	// sync validates every environment.
+	Validated *Validated
 }
 
 // Summary is what up did, for `-o json`.
 type Summary struct {
-	Steps    []progress.StepResult    `json:"steps"`
-	Artifact *publish.Artifact        `json:"artifact,omitempty"`
-	Charts   []*publish.Artifact      `json:"charts,omitempty"`
-	Changed  []string                 `json:"changed,omitempty"`
-	Objects  []reconcile.ObjectResult `json:"objects,omitempty"`
-	Secret   secrets.Outcome          `json:"secret,omitempty"`
-	URL      string                   `json:"url,omitempty"`
-	Health   map[string]string        `json:"health,omitempty"`
+	Steps    []progress.StepResult `json:"steps"`
+	Artifact *publish.Artifact     `json:"artifact,omitempty"`
+	Charts   []*publish.Artifact   `json:"charts,omitempty"`
+	Changed  []string              `json:"changed,omitempty"`
+	// Validated are the environments sync validated.
+	Validated []string                 `json:"validated,omitempty"`
+	Objects   []reconcile.ObjectResult `json:"objects,omitempty"`
+	Secret    secrets.Outcome          `json:"secret,omitempty"`
+	URL       string                   `json:"url,omitempty"`
+	Health    map[string]string        `json:"health,omitempty"`
 }
 
 // Runner is one run of up.
