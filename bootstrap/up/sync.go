@@ -70,7 +70,7 @@ func (v *Validated) checkerFor() (*validate.Checker, error) {
 // SyncSteps are one round of the inner loop on a cluster up has prepared:
 // validate offline every environment the change touches and refuse an
 // invalid change, then publish what changed, ask Flux to reconcile and wait
-// for it.
+// for it, reporting what Flux created, changed and deleted.
 func (r *Runner) SyncSteps() []progress.Step {
 	return []progress.Step{
 		{Name: "Validate the environments the change touches", Run: r.validate},
@@ -86,6 +86,7 @@ func Sync(ctx context.Context, rep *progress.Reporter, opts Options) (*Summary, 
 	if err != nil {
 		return nil, err
 	}
+	r.changesLog = r.opts.Log.Infof
 	steps, err := rep.Run(ctx, r.SyncSteps())
 	r.summary.Steps = steps
 	return r.summary, err

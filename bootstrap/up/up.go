@@ -88,11 +88,13 @@ type Summary struct {
 	Charts   []*publish.Artifact   `json:"charts,omitempty"`
 	Changed  []string              `json:"changed,omitempty"`
 	// Validated are the environments sync validated.
-	Validated []string                 `json:"validated,omitempty"`
-	Objects   []reconcile.ObjectResult `json:"objects,omitempty"`
-	Secret    secrets.Outcome          `json:"secret,omitempty"`
-	URL       string                   `json:"url,omitempty"`
-	Health    map[string]string        `json:"health,omitempty"`
+	Validated []string `json:"validated,omitempty"`
+	// Applied is what Flux created, configured, deleted or released.
+	Applied []reconcile.Change       `json:"applied,omitempty"`
+	Objects []reconcile.ObjectResult `json:"objects,omitempty"`
+	Secret  secrets.Outcome          `json:"secret,omitempty"`
+	URL     string                   `json:"url,omitempty"`
+	Health  map[string]string        `json:"health,omitempty"`
 }
 
 // Runner is one run of up.
@@ -102,6 +104,10 @@ type Runner struct {
 	pub     *publish.Publisher
 	summary *Summary
 	nudged  map[reconcile.Ref]bool
+	// changes follows what Flux applies, from the publish step on;
+	// changesLog prints each change (Debugf for up, Infof for sync).
+	changes    *reconcile.Changes
+	changesLog func(format string, args ...any)
 }
 
 // Scheme holds every type up reads or writes.
@@ -158,7 +164,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{opts: opts, client: c, pub: pub, summary: &Summary{}, nudged: map[reconcile.Ref]bool{}}, nil
+	return &Runner{opts: opts, client: c, pub: pub, summary: &Summary{}, nudged: map[reconcile.Ref]bool{}, changesLog: opts.Log.Debugf}, nil
 }
 
 // Steps are up's steps, in order.
@@ -202,6 +208,14 @@ func (r *Runner) installFlux(ctx context.Context) error {
 // publish pushes the platform charts the environment needs from the chart
 // cache, the app chart, and the GitOps tree, skipping what is unchanged.
 func (r *Runner) publish(ctx context.Context) error {
+	// Remember what Flux has applied before anything is pushed, to report
+	// what it then creates, changes and deletes. That is progress only: a
+	// cluster without Flux's CRDs yet simply reports nothing.
+	if ch, err := reconcile.NewChanges(ctx, r.client, r.opts.Now()); err == nil {
+		r.changes = ch
+	} else {
+		r.opts.Log.Debugf("not following Flux's changes: %v", err)
+	}
 	for _, ch := range versions.Charts {
 		if !ch.Local {
 			continue
@@ -390,6 +404,7 @@ func (r *Runner) wait(ctx context.Context) error {
 			if err := r.nudge(ctx, res); err != nil {
 				return err
 			}
+			r.observe(ctx)
 			if r.summary.Secret != "" && r.summary.Secret != secrets.Waiting {
 				return nil
 			}
@@ -417,6 +432,7 @@ func (r *Runner) wait(ctx context.Context) error {
 	if res != nil {
 		r.summary.Objects = res.Objects
 	}
+	r.observe(context.WithoutCancel(ctx))
 	if err != nil {
 		return err
 	}
@@ -427,6 +443,24 @@ func (r *Runner) wait(ctx context.Context) error {
 		return fmt.Errorf("everything is Ready but the Secrets made by CloudNativePG (%s-app) and valkey-operator (%s) are missing in namespace %s", App.PostgresCluster, App.Valkey, App.Namespace)
 	}
 	return nil
+}
+
+// observe reports, once each, what Flux created, configured, deleted and
+// released since the push.
+func (r *Runner) observe(ctx context.Context) {
+	if r.changes == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	chs, err := r.changes.Observe(ctx, r.client)
+	for _, ch := range chs {
+		r.summary.Applied = append(r.summary.Applied, ch)
+		r.changesLog("%s: %s", ch.By, ch)
+	}
+	if err != nil {
+		r.opts.Log.Debugf("following Flux's changes: %v", err)
+	}
 }
 
 // nudge asks Flux to reconcile, once, each object that is waiting on

@@ -18,7 +18,8 @@ overlays/local and every environment whose inputs changed since it last
 validated clean: an edit under overlays/<env>/ touches that environment, an
 edit under gitops/, charts/ or a shared file under overlays/ touches them
 all. A valid change is pushed, reconciled by Flux at once and waited on,
-revision-aware.
+revision-aware, with each object's progress, the objects each Kustomization
+created, configured and deleted, and each Helm release, on stderr.
 
 A failed round is reported once and the loop goes on: fixing the file starts
 the next round. One round runs at start and validates every environment.
