@@ -195,6 +195,8 @@ func TestWaitTimeoutNamesWhatIsNotReady(t *testing.T) {
 
 func TestRequest(t *testing.T) {
 	k := ks("apps", 1, 1, "", "", nil)
+	k.Annotations = map[string]string{"keep": "me"}
+	k.Spec.Path = "./apps"
 	c := newClient(t, k)
 	now := time.Date(2026, 11, 26, 1, 2, 3, 4, time.UTC)
 	token, err := Request(context.Background(), c, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: "flux-system"}}, now)
@@ -207,5 +209,9 @@ func TestRequest(t *testing.T) {
 	}
 	if got.Annotations[meta.ReconcileRequestAnnotation] != token || token != "2026-11-26T01:02:03.000000004Z" {
 		t.Errorf("annotation %q, token %q", got.Annotations[meta.ReconcileRequestAnnotation], token)
+	}
+	// Only the annotation is written, though the object given was empty.
+	if got.Annotations["keep"] != "me" || got.Spec.Path != "./apps" {
+		t.Errorf("request changed more than its annotation: annotations %v, path %q", got.Annotations, got.Spec.Path)
 	}
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,30 +15,25 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Request asks the controller to reconcile obj now, by setting
-// reconcile.fluxcd.io/requestedAt (retrying on conflict), and returns the
-// token to wait for in status.lastHandledReconcileAt.
+// reconcile.fluxcd.io/requestedAt, and returns the token to wait for in
+// status.lastHandledReconcileAt. It sends a merge patch of that one
+// annotation, as flux reconcile does: writing back the whole object would
+// send the fields as this tool's API types see them, and any difference (a
+// field this version does not know, a default) would change the spec,
+// bumping the generation and making helm-controller wait on a source that
+// has nothing new.
 func Request(ctx context.Context, c client.Client, obj client.Object, now time.Time) (string, error) {
 	token := now.UTC().Format(time.RFC3339Nano)
-	key := client.ObjectKeyFromObject(obj)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := c.Get(ctx, key, obj); err != nil {
-			return err
-		}
-		ann := obj.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		ann[meta.ReconcileRequestAnnotation] = token
-		obj.SetAnnotations(ann)
-		return c.Update(ctx, obj)
-	})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: token}}})
 	if err != nil {
-		return "", fmt.Errorf("requesting reconciliation of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, key, err)
+		return "", err
+	}
+	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return "", fmt.Errorf("requesting reconciliation of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
 	return token, nil
 }
