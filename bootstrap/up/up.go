@@ -283,20 +283,24 @@ func (r *Runner) configure(ctx context.Context) error {
 			r.opts.Log.Debugf("%s %s", e.Subject, e.Action)
 		}
 	}
-	pushed := !r.summary.Artifact.Skipped
+	chartPushed := false
 	for _, a := range r.summary.Charts {
-		pushed = pushed || !a.Skipped
-	}
-	if !changed && !pushed {
-		return nil
+		chartPushed = chartPushed || !a.Skipped
 	}
 	// Ask now rather than waiting for intervals: the tree's source first,
-	// then every chart source, which only notice a push on their interval.
+	// then, when a chart was pushed, every chart source, which only notice
+	// a push on their interval. A chart source asked for nothing new would
+	// only keep its controller busy while the tree is being applied.
 	now := r.opts.Now()
-	if _, err := reconcile.Request(ctx, r.client, &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Namespace: RootName, Name: RootName}}, now); err != nil {
-		return err
+	if changed || !r.summary.Artifact.Skipped || chartPushed {
+		if _, err := reconcile.Request(ctx, r.client, &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Namespace: RootName, Name: RootName}}, now); err != nil {
+			return err
+		}
 	}
-	return r.requestChartSources(ctx, now)
+	if changed || chartPushed {
+		return r.requestChartSources(ctx, now)
+	}
+	return nil
 }
 
 // requestChartSources asks every chart source that exists to fetch again.
