@@ -52,6 +52,10 @@ type Options struct {
 	OnChange func(Ref, Status)
 	// EachPoll, when set, runs after every poll; an error stops the wait.
 	EachPoll func(context.Context, *Result) error
+	// Wake, when set, makes Wait poll at once instead of at the next tick:
+	// send on it when a watched object changes (see Watch), so that a
+	// dependent is asked to reconcile as soon as its dependencies are ready.
+	Wake <-chan struct{}
 }
 
 // Result is every object's final status, in dependency order.
@@ -96,6 +100,9 @@ func (e *FailedError) Error() string {
 	return b.String()
 }
 
+// wakeGap is the least time between two polls that Options.Wake asked for.
+const wakeGap = 100 * time.Millisecond
+
 // Wait polls every Kustomization and HelmRelease in the cluster until each
 // has applied its source's current revision and is Ready, following
 // dependsOn. It returns a *FailedError as soon as one fails, and an error
@@ -109,6 +116,7 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 	defer t.Stop()
 	var res *Result
 	for {
+		polledAt := time.Now()
 		polled, done, err := poll(ctx, c, opts)
 		if err != nil {
 			// client-go refuses a request it predicts would outlive the
@@ -148,6 +156,13 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 		case <-ctx.Done():
 			return res, notDone(ctx, res)
 		case <-t.C:
+		case <-opts.Wake:
+			// Changes come in bursts: poll at most every wakeGap.
+			select {
+			case <-ctx.Done():
+				return res, notDone(ctx, res)
+			case <-time.After(time.Until(polledAt.Add(wakeGap))):
+			}
 		}
 	}
 }

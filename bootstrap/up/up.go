@@ -100,7 +100,7 @@ type Summary struct {
 // Runner is one run of up.
 type Runner struct {
 	opts    Options
-	client  client.Client
+	client  client.WithWatch
 	pub     *publish.Publisher
 	summary *Summary
 	nudged  map[reconcile.Ref]bool
@@ -156,7 +156,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(opts.Config, client.Options{Scheme: s})
+	c, err := client.NewWithWatch(opts.Config, client.Options{Scheme: s})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the cluster at %s: %w", opts.Config.Host, err)
 	}
@@ -398,7 +398,12 @@ func (r *Runner) wait(ctx context.Context) error {
 	defer cancel()
 	src := reconcile.Ref{Kind: sourcev1.OCIRepositoryKind, Namespace: RootName, Name: RootName}
 	var secretErr error
+	// Poll whenever a Flux object changes, not only every half second: a
+	// dependent is then asked to reconcile as soon as its dependencies are.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
 	res, err := reconcile.Wait(ctx, r.client, reconcile.Options{
+		Wake:         reconcile.Watch(watchCtx, r.client),
 		Source:       &src,
 		SourceDigest: r.summary.Artifact.Digest,
 		OnChange: func(ref reconcile.Ref, st reconcile.Status) {
