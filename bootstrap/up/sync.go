@@ -48,6 +48,29 @@ type Validated struct {
 	checker *validate.Checker
 	clean   map[string]string // environment -> inputs digest
 	charts  bool              // the pinned charts were looked for
+	// renders are chart renders kept from round to round: platform charts
+	// (immutable at a pinned version) render the same for the same values.
+	// The repository's own charts are keyed by name, version and values
+	// only, so the cache is dropped whenever a file under charts/ changes,
+	// and every rendersRounds rounds to bound its memory.
+	renders     *gitops.RenderCache
+	rendersFor  string // digest of charts/ the renders were made from
+	rendersUsed int
+}
+
+// rendersRounds is how many rounds share one render cache.
+const rendersRounds = 50
+
+// rendersOf returns the render cache for a round whose charts/ digest is
+// charts.
+func (v *Validated) rendersOf(charts string) *gitops.RenderCache {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.renders == nil || v.rendersFor != charts || v.rendersUsed >= rendersRounds {
+		v.renders, v.rendersFor, v.rendersUsed = gitops.NewRenderCache(), charts, 0
+	}
+	v.rendersUsed++
+	return v.renders
 }
 
 // NewValidated returns an empty memory: its first round validates every
@@ -146,7 +169,7 @@ func (r *Runner) validate(ctx context.Context) error {
 	}
 	r.opts.Log.Debugf("validating %s", strings.Join(todo, ", "))
 
-	report, err := checker.Validate(ctx, r.opts.RepoRoot, todo, gitops.Options{Offline: true, ChartCache: r.opts.Charts})
+	report, err := checker.Validate(ctx, r.opts.RepoRoot, todo, gitops.Options{Offline: true, ChartCache: r.opts.Charts, Renders: mem.rendersOf(in.charts)})
 	if err != nil {
 		return err
 	}

@@ -32,8 +32,9 @@ import (
 
 // treeInputs is one read of the published tree.
 type treeInputs struct {
-	// tree is the digest of every published file.
-	tree string
+	// tree is the digest of every published file; charts of those under
+	// charts/.
+	tree, charts string
 	// envs maps each environment to the digest of the files it reads.
 	envs map[string]string
 }
@@ -98,13 +99,16 @@ func readInputs(root string, envs []string) (*treeInputs, error) {
 	}
 
 	in := &treeInputs{envs: map[string]string{}}
-	all := sha256.New()
+	all, charts := sha256.New(), sha256.New()
 	sums := map[string]hashWriter{}
 	for _, e := range envs {
 		sums[e] = sha256.New()
 	}
 	for _, f := range files {
 		writeFile(all, f)
+		if strings.HasPrefix(f.path, "charts/") {
+			writeFile(charts, f)
+		}
 		owner := ownerOf(f.path, envs)
 		for _, e := range envs {
 			if everything || reaches[e] || owner == "" || underEnv(f.path, e) {
@@ -113,6 +117,7 @@ func readInputs(root string, envs []string) (*treeInputs, error) {
 		}
 	}
 	in.tree = "sha256:" + hex.EncodeToString(all.Sum(nil))
+	in.charts = "sha256:" + hex.EncodeToString(charts.Sum(nil))
 	for e, h := range sums {
 		in.envs[e] = "sha256:" + hex.EncodeToString(h.Sum(nil))
 	}

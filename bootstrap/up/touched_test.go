@@ -130,3 +130,26 @@ func TestThisRepositoryKeepsEnvironmentsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestRendersKeptUntilChartsChange checks that chart renders are shared by
+// the rounds of a watch only while charts/ is unchanged, and for a bounded
+// number of rounds.
+func TestRendersKeptUntilChartsChange(t *testing.T) {
+	v := NewValidated()
+	first := v.rendersOf("sha256:a")
+	if v.rendersOf("sha256:a") != first {
+		t.Error("an unchanged charts/ did not keep the renders")
+	}
+	second := v.rendersOf("sha256:b")
+	if second == first {
+		t.Error("a changed charts/ kept the renders")
+	}
+	for i := 1; i < rendersRounds; i++ {
+		if v.rendersOf("sha256:b") != second {
+			t.Fatalf("renders dropped after %d rounds, want %d", i, rendersRounds)
+		}
+	}
+	if v.rendersOf("sha256:b") == second {
+		t.Errorf("renders kept beyond %d rounds", rendersRounds)
+	}
+}
