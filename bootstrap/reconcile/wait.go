@@ -217,15 +217,27 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	if err := c.List(ctx, &ks); err != nil {
 		return nil, false, fmt.Errorf("listing Kustomizations: %w", err)
 	}
+	type sourceState struct {
+		rev   string
+		ready bool
+	}
+	sources := map[Ref]sourceState{}
 	for i := range ks.Items {
 		k := &ks.Items[i]
 		ref := Ref{Kind: kustomizev1.KustomizationKind, Namespace: k.Namespace, Name: k.Name}
 		want := Want{Token: opts.Tokens[ref]}
 		src := Ref{Kind: k.Spec.SourceRef.Kind, Namespace: or(k.Spec.SourceRef.Namespace, k.Namespace), Name: k.Spec.SourceRef.Name}
-		rev, srcReady, err := sourceRevision(ctx, c, src)
-		if err != nil {
-			return nil, false, err
+		// Most Kustomizations share one source: read each once a poll.
+		sr, ok := sources[src]
+		if !ok {
+			var err error
+			sr.rev, sr.ready, err = sourceRevision(ctx, c, src)
+			if err != nil {
+				return nil, false, err
+			}
+			sources[src] = sr
 		}
+		rev, srcReady := sr.rev, sr.ready
 		want.Revision = rev
 		st := KustomizationStatus(k, want)
 		if !srcReady && st.State != Pending {

@@ -108,7 +108,11 @@ type Runner struct {
 	// changesLog prints each change (Debugf for up, Infof for sync).
 	changes    *reconcile.Changes
 	changesLog func(format string, args ...any)
+	observed   time.Time
 }
+
+// observeGap is the least time between two reads of what Flux applied.
+const observeGap = 500 * time.Millisecond
 
 // Scheme holds every type up reads or writes.
 func Scheme() (*runtime.Scheme, error) {
@@ -413,7 +417,7 @@ func (r *Runner) wait(ctx context.Context) error {
 			if err := r.nudge(ctx, res); err != nil {
 				return err
 			}
-			r.observe(ctx)
+			r.observe(ctx, false)
 			if r.summary.Secret != "" && r.summary.Secret != secrets.Waiting {
 				return nil
 			}
@@ -441,7 +445,7 @@ func (r *Runner) wait(ctx context.Context) error {
 	if res != nil {
 		r.summary.Objects = res.Objects
 	}
-	r.observe(context.WithoutCancel(ctx))
+	r.observe(context.WithoutCancel(ctx), true)
 	if err != nil {
 		return err
 	}
@@ -456,10 +460,17 @@ func (r *Runner) wait(ctx context.Context) error {
 
 // observe reports, once each, what Flux created, configured, deleted and
 // released since the push.
-func (r *Runner) observe(ctx context.Context) {
+func (r *Runner) observe(ctx context.Context, final bool) {
 	if r.changes == nil {
 		return
 	}
+	// Reading events and inventories costs the API server a few lists:
+	// while waiting, at most every observeGap, so as not to slow the
+	// controllers down on a small machine.
+	if !final && time.Since(r.observed) < observeGap {
+		return
+	}
+	r.observed = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	chs, err := r.changes.Observe(ctx, r.client)
