@@ -107,7 +107,7 @@ func TestHelmReleaseStatus(t *testing.T) {
 	}
 }
 
-func newClient(t *testing.T, objs ...client.Object) client.Client {
+func newClient(t *testing.T, objs ...client.Object) client.WithWatch {
 	t.Helper()
 	s := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, sourcev1.AddToScheme, kustomizev1.AddToScheme, helmv2.AddToScheme} {
@@ -195,6 +195,8 @@ func TestWaitTimeoutNamesWhatIsNotReady(t *testing.T) {
 
 func TestRequest(t *testing.T) {
 	k := ks("apps", 1, 1, "", "", nil)
+	k.Annotations = map[string]string{"keep": "me"}
+	k.Spec.Path = "./apps"
 	c := newClient(t, k)
 	now := time.Date(2026, 11, 26, 1, 2, 3, 4, time.UTC)
 	token, err := Request(context.Background(), c, &kustomizev1.Kustomization{ObjectMeta: metav1.ObjectMeta{Name: "apps", Namespace: "flux-system"}}, now)
@@ -207,5 +209,41 @@ func TestRequest(t *testing.T) {
 	}
 	if got.Annotations[meta.ReconcileRequestAnnotation] != token || token != "2026-11-26T01:02:03.000000004Z" {
 		t.Errorf("annotation %q, token %q", got.Annotations[meta.ReconcileRequestAnnotation], token)
+	}
+	// Only the annotation is written, though the object given was empty.
+	if got.Annotations["keep"] != "me" || got.Spec.Path != "./apps" {
+		t.Errorf("request changed more than its annotation: annotations %v, path %q", got.Annotations, got.Spec.Path)
+	}
+}
+
+// TestWaitWakesOnChange checks that a change to a watched object ends the
+// wait without waiting for the next poll (here an hour away).
+func TestWaitWakesOnChange(t *testing.T) {
+	repo := &sourcev1.OCIRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "gitops-local", Namespace: "flux-system"},
+		Status:     sourcev1.OCIRepositoryStatus{Artifact: &meta.Artifact{Revision: rev2}},
+	}
+	k := ks("apps", 1, 1, rev1, rev1, cond("True", meta.ReconciliationSucceededReason, ""))
+	c := newClient(t, repo, k)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	polls := make(chan struct{}, 100)
+	go func() {
+		<-polls // the first poll saw the old revision
+		k.Status.LastAppliedRevision, k.Status.LastAttemptedRevision = rev2, rev2
+		if err := c.Update(ctx, k); err != nil {
+			t.Error(err)
+		}
+	}()
+	res, err := Wait(ctx, c, Options{
+		Interval: time.Hour,
+		Wake:     Watch(ctx, c),
+		EachPoll: func(context.Context, *Result) error { polls <- struct{}{}; return nil },
+	})
+	if err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+	if got := res.Objects[len(res.Objects)-1]; got.State != Ready {
+		t.Errorf("%s is %s, want ready", got.Ref, got.Status)
 	}
 }

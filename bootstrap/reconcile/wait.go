@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,30 +15,25 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // Request asks the controller to reconcile obj now, by setting
-// reconcile.fluxcd.io/requestedAt (retrying on conflict), and returns the
-// token to wait for in status.lastHandledReconcileAt.
+// reconcile.fluxcd.io/requestedAt, and returns the token to wait for in
+// status.lastHandledReconcileAt. It sends a merge patch of that one
+// annotation, as flux reconcile does: writing back the whole object would
+// send the fields as this tool's API types see them, and any difference (a
+// field this version does not know, a default) would change the spec,
+// bumping the generation and making helm-controller wait on a source that
+// has nothing new.
 func Request(ctx context.Context, c client.Client, obj client.Object, now time.Time) (string, error) {
 	token := now.UTC().Format(time.RFC3339Nano)
-	key := client.ObjectKeyFromObject(obj)
-	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-		if err := c.Get(ctx, key, obj); err != nil {
-			return err
-		}
-		ann := obj.GetAnnotations()
-		if ann == nil {
-			ann = map[string]string{}
-		}
-		ann[meta.ReconcileRequestAnnotation] = token
-		obj.SetAnnotations(ann)
-		return c.Update(ctx, obj)
-	})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: token}}})
 	if err != nil {
-		return "", fmt.Errorf("requesting reconciliation of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, key, err)
+		return "", err
+	}
+	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return "", fmt.Errorf("requesting reconciliation of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
 	return token, nil
 }
@@ -56,6 +52,10 @@ type Options struct {
 	OnChange func(Ref, Status)
 	// EachPoll, when set, runs after every poll; an error stops the wait.
 	EachPoll func(context.Context, *Result) error
+	// Wake, when set, makes Wait poll at once instead of at the next tick:
+	// send on it when a watched object changes (see Watch), so that a
+	// dependent is asked to reconcile as soon as its dependencies are ready.
+	Wake <-chan struct{}
 }
 
 // Result is every object's final status, in dependency order.
@@ -100,6 +100,9 @@ func (e *FailedError) Error() string {
 	return b.String()
 }
 
+// wakeGap is the least time between two polls that Options.Wake asked for.
+const wakeGap = 100 * time.Millisecond
+
 // Wait polls every Kustomization and HelmRelease in the cluster until each
 // has applied its source's current revision and is Ready, following
 // dependsOn. It returns a *FailedError as soon as one fails, and an error
@@ -113,6 +116,7 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 	defer t.Stop()
 	var res *Result
 	for {
+		polledAt := time.Now()
 		polled, done, err := poll(ctx, c, opts)
 		if err != nil {
 			// client-go refuses a request it predicts would outlive the
@@ -152,6 +156,13 @@ func Wait(ctx context.Context, c client.Reader, opts Options) (*Result, error) {
 		case <-ctx.Done():
 			return res, notDone(ctx, res)
 		case <-t.C:
+		case <-opts.Wake:
+			// Changes come in bursts: poll at most every wakeGap.
+			select {
+			case <-ctx.Done():
+				return res, notDone(ctx, res)
+			case <-time.After(time.Until(polledAt.Add(wakeGap))):
+			}
 		}
 	}
 }
@@ -206,15 +217,27 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	if err := c.List(ctx, &ks); err != nil {
 		return nil, false, fmt.Errorf("listing Kustomizations: %w", err)
 	}
+	type sourceState struct {
+		rev   string
+		ready bool
+	}
+	sources := map[Ref]sourceState{}
 	for i := range ks.Items {
 		k := &ks.Items[i]
 		ref := Ref{Kind: kustomizev1.KustomizationKind, Namespace: k.Namespace, Name: k.Name}
 		want := Want{Token: opts.Tokens[ref]}
 		src := Ref{Kind: k.Spec.SourceRef.Kind, Namespace: or(k.Spec.SourceRef.Namespace, k.Namespace), Name: k.Spec.SourceRef.Name}
-		rev, srcReady, err := sourceRevision(ctx, c, src)
-		if err != nil {
-			return nil, false, err
+		// Most Kustomizations share one source: read each once a poll.
+		sr, ok := sources[src]
+		if !ok {
+			var err error
+			sr.rev, sr.ready, err = sourceRevision(ctx, c, src)
+			if err != nil {
+				return nil, false, err
+			}
+			sources[src] = sr
 		}
+		rev, srcReady := sr.rev, sr.ready
 		want.Revision = rev
 		st := KustomizationStatus(k, want)
 		if !srcReady && st.State != Pending {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,13 +24,13 @@ import (
 
 // copyRepo copies the GitOps folders of this repository into a temporary
 // directory, so a test can change them.
-func copyRepo(t *testing.T) string {
+func copyRepo(t testing.TB) string {
 	t.Helper()
 	return testutil.CopyRepo(t, filepath.Join("..", ".."))
 }
 
 // edit replaces old with new in root/file, failing if old is not there.
-func edit(t *testing.T, root, file, old, new string) {
+func edit(t testing.TB, root, file, old, new string) {
 	t.Helper()
 	p := filepath.Join(root, file)
 	data, err := os.ReadFile(p)
@@ -50,7 +51,7 @@ type stack struct {
 	opts up.Options
 }
 
-func newStack(ctx context.Context, t *testing.T, root string) *stack {
+func newStack(ctx context.Context, t testing.TB, root string) *stack {
 	t.Helper()
 	env := testenv.Start(ctx, t)
 	c := testenv.Client(t, env)
@@ -65,7 +66,7 @@ func newStack(ctx context.Context, t *testing.T, root string) *stack {
 	}}
 }
 
-func (s *stack) sync(ctx context.Context, t *testing.T) (*up.Summary, string, error) {
+func (s *stack) sync(ctx context.Context, t testing.TB) (*up.Summary, string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	rep := progress.New(&out, true)
@@ -75,7 +76,7 @@ func (s *stack) sync(ctx context.Context, t *testing.T) (*up.Summary, string, er
 	return sum, out.String(), err
 }
 
-func (s *stack) up(ctx context.Context, t *testing.T) (*up.Summary, string, error) {
+func (s *stack) up(ctx context.Context, t testing.TB) (*up.Summary, string, error) {
 	t.Helper()
 	var out bytes.Buffer
 	rep := progress.New(&out, true)
@@ -140,6 +141,23 @@ func TestUpConvergesAfterCancel(t *testing.T) {
 		t.Errorf("sync pushed an invalid change: %+v", sum.Artifact)
 	}
 	edit(t, root, "overlays/local/ghillie.yaml", "\n              tagg: oops", "")
+
+	// So is an invalid change to an environment that is not deployed here:
+	// the error names the environment, the file, the object and the field.
+	edit(t, root, "overlays/staging/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
+	sum, out, err = s.sync(ctx, t)
+	if !errors.As(err, &invalid) || !slices.Equal(invalid.Environments, []string{"staging"}) {
+		t.Fatalf("sync of an invalid staging overlay: %v, want a validation error about staging\n%s", err, out)
+	}
+	for _, want := range []string{"overlays/staging does not validate", "gitops/apps/ghillie/app/helmrelease.yaml:", "[staging] HelmRelease/ghillie/ghillie: spec.values.image.tagg: unknown key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal does not say %q:\n%v", want, err)
+		}
+	}
+	if sum.Artifact != nil {
+		t.Errorf("sync pushed an invalid staging overlay: %+v", sum.Artifact)
+	}
+	edit(t, root, "overlays/staging/ghillie.yaml", "\n              tagg: oops", "")
 
 	// A changed overlay is pushed and reconciled; the charts are not pushed.
 	edit(t, root, "overlays/local/ghillie.yaml", "GHILLIE_LOG_LEVEL: DEBUG", "GHILLIE_LOG_LEVEL: WARNING")

@@ -75,28 +75,44 @@ type Options struct {
 	Log progress.Logger
 	// Now is the clock for reconcile request tokens.
 	Now func() time.Time
+	// Validated, when set, is shared by successive syncs (a watch) so that
+	// each validates only the environments its change touches; without it
+	// sync validates every environment.
+	Validated *Validated
 }
 
 // Summary is what up did, for `-o json`.
 type Summary struct {
-	Steps    []progress.StepResult    `json:"steps"`
-	Artifact *publish.Artifact        `json:"artifact,omitempty"`
-	Charts   []*publish.Artifact      `json:"charts,omitempty"`
-	Changed  []string                 `json:"changed,omitempty"`
-	Objects  []reconcile.ObjectResult `json:"objects,omitempty"`
-	Secret   secrets.Outcome          `json:"secret,omitempty"`
-	URL      string                   `json:"url,omitempty"`
-	Health   map[string]string        `json:"health,omitempty"`
+	Steps    []progress.StepResult `json:"steps"`
+	Artifact *publish.Artifact     `json:"artifact,omitempty"`
+	Charts   []*publish.Artifact   `json:"charts,omitempty"`
+	Changed  []string              `json:"changed,omitempty"`
+	// Validated are the environments sync validated.
+	Validated []string `json:"validated,omitempty"`
+	// Applied is what Flux created, configured, deleted or released.
+	Applied []reconcile.Change       `json:"applied,omitempty"`
+	Objects []reconcile.ObjectResult `json:"objects,omitempty"`
+	Secret  secrets.Outcome          `json:"secret,omitempty"`
+	URL     string                   `json:"url,omitempty"`
+	Health  map[string]string        `json:"health,omitempty"`
 }
 
 // Runner is one run of up.
 type Runner struct {
 	opts    Options
-	client  client.Client
+	client  client.WithWatch
 	pub     *publish.Publisher
 	summary *Summary
 	nudged  map[reconcile.Ref]bool
+	// changes follows what Flux applies, from the publish step on;
+	// changesLog prints each change (Debugf for up, Infof for sync).
+	changes    *reconcile.Changes
+	changesLog func(format string, args ...any)
+	observed   time.Time
 }
+
+// observeGap is the least time between two reads of what Flux applied.
+const observeGap = 500 * time.Millisecond
 
 // Scheme holds every type up reads or writes.
 func Scheme() (*runtime.Scheme, error) {
@@ -144,7 +160,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := client.New(opts.Config, client.Options{Scheme: s})
+	c, err := client.NewWithWatch(opts.Config, client.Options{Scheme: s})
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the cluster at %s: %w", opts.Config.Host, err)
 	}
@@ -152,7 +168,7 @@ func New(opts Options) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{opts: opts, client: c, pub: pub, summary: &Summary{}, nudged: map[reconcile.Ref]bool{}}, nil
+	return &Runner{opts: opts, client: c, pub: pub, summary: &Summary{}, nudged: map[reconcile.Ref]bool{}, changesLog: opts.Log.Debugf}, nil
 }
 
 // Steps are up's steps, in order.
@@ -196,6 +212,14 @@ func (r *Runner) installFlux(ctx context.Context) error {
 // publish pushes the platform charts the environment needs from the chart
 // cache, the app chart, and the GitOps tree, skipping what is unchanged.
 func (r *Runner) publish(ctx context.Context) error {
+	// Remember what Flux has applied before anything is pushed, to report
+	// what it then creates, changes and deletes. That is progress only: a
+	// cluster without Flux's CRDs yet simply reports nothing.
+	if ch, err := reconcile.NewChanges(ctx, r.client, r.opts.Now()); err == nil {
+		r.changes = ch
+	} else {
+		r.opts.Log.Debugf("not following Flux's changes: %v", err)
+	}
 	for _, ch := range versions.Charts {
 		if !ch.Local {
 			continue
@@ -263,20 +287,24 @@ func (r *Runner) configure(ctx context.Context) error {
 			r.opts.Log.Debugf("%s %s", e.Subject, e.Action)
 		}
 	}
-	pushed := !r.summary.Artifact.Skipped
+	chartPushed := false
 	for _, a := range r.summary.Charts {
-		pushed = pushed || !a.Skipped
-	}
-	if !changed && !pushed {
-		return nil
+		chartPushed = chartPushed || !a.Skipped
 	}
 	// Ask now rather than waiting for intervals: the tree's source first,
-	// then every chart source, which only notice a push on their interval.
+	// then, when a chart was pushed, every chart source, which only notice
+	// a push on their interval. A chart source asked for nothing new would
+	// only keep its controller busy while the tree is being applied.
 	now := r.opts.Now()
-	if _, err := reconcile.Request(ctx, r.client, &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Namespace: RootName, Name: RootName}}, now); err != nil {
-		return err
+	if changed || !r.summary.Artifact.Skipped || chartPushed {
+		if _, err := reconcile.Request(ctx, r.client, &sourcev1.OCIRepository{ObjectMeta: metav1.ObjectMeta{Namespace: RootName, Name: RootName}}, now); err != nil {
+			return err
+		}
 	}
-	return r.requestChartSources(ctx, now)
+	if changed || chartPushed {
+		return r.requestChartSources(ctx, now)
+	}
+	return nil
 }
 
 // requestChartSources asks every chart source that exists to fetch again.
@@ -374,7 +402,12 @@ func (r *Runner) wait(ctx context.Context) error {
 	defer cancel()
 	src := reconcile.Ref{Kind: sourcev1.OCIRepositoryKind, Namespace: RootName, Name: RootName}
 	var secretErr error
+	// Poll whenever a Flux object changes, not only every half second: a
+	// dependent is then asked to reconcile as soon as its dependencies are.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
 	res, err := reconcile.Wait(ctx, r.client, reconcile.Options{
+		Wake:         reconcile.Watch(watchCtx, r.client),
 		Source:       &src,
 		SourceDigest: r.summary.Artifact.Digest,
 		OnChange: func(ref reconcile.Ref, st reconcile.Status) {
@@ -384,6 +417,7 @@ func (r *Runner) wait(ctx context.Context) error {
 			if err := r.nudge(ctx, res); err != nil {
 				return err
 			}
+			r.observe(ctx, false)
 			if r.summary.Secret != "" && r.summary.Secret != secrets.Waiting {
 				return nil
 			}
@@ -411,6 +445,7 @@ func (r *Runner) wait(ctx context.Context) error {
 	if res != nil {
 		r.summary.Objects = res.Objects
 	}
+	r.observe(context.WithoutCancel(ctx), true)
 	if err != nil {
 		return err
 	}
@@ -421,6 +456,31 @@ func (r *Runner) wait(ctx context.Context) error {
 		return fmt.Errorf("everything is Ready but the Secrets made by CloudNativePG (%s-app) and valkey-operator (%s) are missing in namespace %s", App.PostgresCluster, App.Valkey, App.Namespace)
 	}
 	return nil
+}
+
+// observe reports, once each, what Flux created, configured, deleted and
+// released since the push.
+func (r *Runner) observe(ctx context.Context, final bool) {
+	if r.changes == nil {
+		return
+	}
+	// Reading events and inventories costs the API server a few lists:
+	// while waiting, at most every observeGap, so as not to slow the
+	// controllers down on a small machine.
+	if !final && time.Since(r.observed) < observeGap {
+		return
+	}
+	r.observed = time.Now()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	chs, err := r.changes.Observe(ctx, r.client)
+	for _, ch := range chs {
+		r.summary.Applied = append(r.summary.Applied, ch)
+		r.changesLog("%s: %s", ch.By, ch)
+	}
+	if err != nil {
+		r.opts.Log.Debugf("following Flux's changes: %v", err)
+	}
 }
 
 // nudge asks Flux to reconcile, once, each object that is waiting on

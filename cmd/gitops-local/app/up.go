@@ -89,9 +89,12 @@ func newUpCmd(streams Streams, global *globalOptions) *cobra.Command {
 type runner func(context.Context, *progress.Reporter, up.Options) (*up.Summary, error)
 
 const syncLong = `One round of the inner loop on a cluster 'gitops-local up' has prepared:
-validate overlays/local offline (as 'gitops-local validate' does) and refuse
-an invalid change before anything is pushed; push what changed; ask Flux to
-reconcile at once; and wait, revision-aware, until everything has applied it.
+validate every environment offline (as 'gitops-local validate' does) and
+refuse an invalid change before anything is pushed, naming the environment,
+file, object and field; push what changed; ask Flux to reconcile at once;
+and wait, revision-aware, until everything has applied it, reporting on
+stderr the objects each Kustomization created, configured and deleted, and
+each new Helm release.
 
 It works on the k3d cluster --cluster, or on the cluster given with
 --kubeconfig and --registry.

@@ -12,12 +12,19 @@ import (
 )
 
 const watchLong = `Watch gitops/, overlays/ and charts/ and run 'gitops-local sync' each time
-they change: once the edits settle, the change is validated offline (an
-invalid one is refused, saying why, and nothing is pushed), pushed, reconciled
-by Flux at once and waited on, revision-aware. A failed round is reported
-once and the loop goes on: fixing the file starts the next round. One round
-runs at start. Ctrl-C stops it between or during rounds; a push is never left
-half-done (the registry only tags a fully uploaded artifact).`
+they change: once the edits settle (300 ms), the change is validated offline
+and refused, saying why, if it is invalid: nothing is pushed. Validated are
+overlays/local and every environment whose inputs changed since it last
+validated clean: an edit under overlays/<env>/ touches that environment, an
+edit under gitops/, charts/ or a shared file under overlays/ touches them
+all. A valid change is pushed, reconciled by Flux at once and waited on,
+revision-aware, with each object's progress, the objects each Kustomization
+created, configured and deleted, and each Helm release, on stderr.
+
+A failed round is reported once and the loop goes on: fixing the file starts
+the next round. One round runs at start and validates every environment.
+Ctrl-C stops it between or during rounds; a push is never left half-done
+(the registry only tags a fully uploaded artifact).`
 
 func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts := &upOptions{global: global}
@@ -34,6 +41,7 @@ func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			uopts.Validated = up.NewValidated()
 			round := func(ctx context.Context, changed []string) error {
 				if len(changed) > 0 {
 					fmt.Fprintf(streams.ErrOut, "\nchanged: %s\n", strings.Join(changed, ", "))
