@@ -25,8 +25,10 @@ import (
 // of its files, a render by its chart's digest and a digest of its values),
 // never by a path alone. The builds also share one working copy of the
 // repository, taken when the first build starts: call Close when the run's
-// builds are done to remove it. Share one cache across the builds of one
-// run only; it never expires. It is safe for concurrent use.
+// builds are done to remove it. Renders outlive Close, so a cache may be
+// shared by successive runs (a watch's rounds) as long as each run ends
+// with Close: the next run then takes a fresh working copy. It never
+// expires. It is safe for concurrent use.
 type RenderCache struct {
 	renders flight[*renderEntry]
 	charts  flight[*loadedChart]
@@ -59,8 +61,9 @@ func (c *RenderCache) tree(ctx context.Context, repoRoot string) (*workTree, err
 	return t, nil
 }
 
-// Close removes the working copies the builds shared. Builds must not use
-// the cache after it.
+// Close removes the working copies the builds of a run shared; the next
+// build takes a new one, so it sees the files as they are then. Renders are
+// kept. No build of the run may still be going on.
 func (c *RenderCache) Close() error {
 	if c == nil {
 		return nil

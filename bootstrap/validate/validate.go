@@ -48,8 +48,11 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 	}
 	if opts.Renders == nil {
 		opts.Renders = gitops.NewRenderCache()
-		defer opts.Renders.Close()
 	}
+	// The working copy of the repository belongs to this run: a caller
+	// that shares renders between runs (a watch's rounds) must have the
+	// next run read the files as they are then.
+	defer opts.Renders.Close()
 	// Environments are independent: build and check them side by side, one
 	// per core (kustomize runs themselves are serialised inside Build).
 	memo := newRunMemo()
