@@ -8,13 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"reflect"
+
 	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/leynos/gitops-local/bootstrap/manifest"
 	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
@@ -229,7 +230,7 @@ func (c *RenderCache) crd(o *unstructured.Unstructured) (*apiextensionsv1.Custom
 	entries := c.crds[name]
 	c.crdMu.Unlock()
 	for _, e := range entries {
-		if equalJSON(e.obj, o.Object) {
+		if manifest.EqualJSON(e.obj, o.Object) {
 			return e.crd, nil
 		}
 	}
@@ -252,50 +253,4 @@ func convertCRD(o *unstructured.Unstructured) (*apiextensionsv1.CustomResourceDe
 		return nil, err
 	}
 	return crd, nil
-}
-
-// equalJSON reports whether two decoded JSON values are equal, types
-// included (an int64 1 is not a float64 1).
-func equalJSON(a, b any) bool {
-	switch a := a.(type) {
-	case map[string]any:
-		b, ok := b.(map[string]any)
-		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
-			return false
-		}
-		for k, av := range a {
-			bv, ok := b[k]
-			if !ok || !equalJSON(av, bv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		b, ok := b.([]any)
-		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
-			return false
-		}
-		for i := range a {
-			if !equalJSON(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
-	case string:
-		b, ok := b.(string)
-		return ok && a == b
-	case int64:
-		b, ok := b.(int64)
-		return ok && a == b
-	case float64:
-		b, ok := b.(float64)
-		return ok && a == b
-	case bool:
-		b, ok := b.(bool)
-		return ok && a == b
-	case nil:
-		return b == nil
-	default:
-		return reflect.DeepEqual(a, b)
-	}
 }

@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"reflect"
 	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
@@ -70,7 +69,7 @@ func (m *runMemo) strictDecode(scheme string, obj manifest.Object, decode func()
 	entries := m.decoded[key]
 	m.mu.Unlock()
 	for _, e := range entries {
-		if equalJSON(e.obj, obj.Object) {
+		if manifest.EqualJSON(e.obj, obj.Object) {
 			return e.fields
 		}
 	}
@@ -79,50 +78,4 @@ func (m *runMemo) strictDecode(scheme string, obj manifest.Object, decode func()
 	m.decoded[key] = append(m.decoded[key], decodedEntry{obj: obj.Object, fields: fields})
 	m.mu.Unlock()
 	return fields
-}
-
-// equalJSON reports whether two decoded JSON values are equal, types
-// included (an int64 1 is not a float64 1).
-func equalJSON(a, b any) bool {
-	switch a := a.(type) {
-	case map[string]any:
-		b, ok := b.(map[string]any)
-		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
-			return false
-		}
-		for k, av := range a {
-			bv, ok := b[k]
-			if !ok || !equalJSON(av, bv) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		b, ok := b.([]any)
-		if !ok || len(a) != len(b) || (a == nil) != (b == nil) {
-			return false
-		}
-		for i := range a {
-			if !equalJSON(a[i], b[i]) {
-				return false
-			}
-		}
-		return true
-	case string:
-		b, ok := b.(string)
-		return ok && a == b
-	case int64:
-		b, ok := b.(int64)
-		return ok && a == b
-	case float64:
-		b, ok := b.(float64)
-		return ok && a == b
-	case bool:
-		b, ok := b.(bool)
-		return ok && a == b
-	case nil:
-		return b == nil
-	default:
-		return reflect.DeepEqual(a, b)
-	}
 }
