@@ -1,7 +1,9 @@
 // Package watch runs a function each time the GitOps tree changes: it
 // watches gitops/, overlays/ and charts/ (new folders included), waits until
-// the edits settle, and runs one round; edits made during a round start
-// another when it ends.
+// the edits settle, and runs one round. A change that settles while a round
+// is still running supersedes it: the round's context is cancelled, it is
+// awaited, and the next round starts at once, so a new edit never waits for
+// the end of an older round's wait on Flux.
 package watch
 
 import (
@@ -28,10 +30,16 @@ type Options struct {
 	Debounce time.Duration
 	// Round is called after each settled change with the changed paths
 	// (relative to Root). Its error is reported through OnError and the
-	// loop goes on: fixing the file starts the next round.
+	// loop goes on: fixing the file starts the next round. Its context is
+	// cancelled when a newer change supersedes it; it must then return
+	// soon, leaving nothing half-done (a push tags only complete uploads).
 	Round func(ctx context.Context, changed []string) error
-	// OnError reports a round's error; nil ignores it.
+	// OnError reports a round's error; nil ignores it. A superseded round's
+	// error is not reported.
 	OnError func(error)
+	// OnSuperseded is told when a round is cancelled for a newer change;
+	// nil ignores it.
+	OnSuperseded func(changed []string)
 }
 
 // Run watches until ctx ends, then returns nil. A round in progress when
@@ -57,10 +65,36 @@ func Run(ctx context.Context, opts Options) error {
 	changed := map[string]bool{}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+
+	// The round in progress, if any: it runs beside the loop so that the
+	// loop keeps reading events and can supersede it.
+	var cur *running
+	// finish takes the result of the round in progress, reporting its error
+	// unless it was superseded or the watch is ending.
+	finish := func(err error) {
+		cur.cancel()
+		if err != nil && !cur.superseded && ctx.Err() == nil && opts.OnError != nil {
+			opts.OnError(err)
+		}
+		cur = nil
+	}
+	// A round still running when the watch ends has been given the
+	// cancelled context: wait for it to stop.
+	defer func() {
+		if cur != nil {
+			finish(<-cur.done)
+		}
+	}()
 	for {
+		var roundDone <-chan error
+		if cur != nil {
+			roundDone = cur.done
+		}
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-roundDone:
+			finish(err)
 		case err := <-w.Errors:
 			if opts.OnError != nil {
 				opts.OnError(fmt.Errorf("watching %s: %w", opts.Root, err))
@@ -88,11 +122,33 @@ func Run(ctx context.Context, opts Options) error {
 			}
 			clear(changed)
 			slices.Sort(paths)
-			if err := opts.Round(ctx, paths); err != nil && opts.OnError != nil && ctx.Err() == nil {
-				opts.OnError(err)
+			if cur != nil {
+				cur.superseded = true
+				cur.cancel()
+				if opts.OnSuperseded != nil {
+					opts.OnSuperseded(paths)
+				}
+				finish(<-cur.done)
 			}
+			cur = startRound(ctx, opts.Round, paths)
 		}
 	}
+}
+
+// running is a round in progress.
+type running struct {
+	cancel     context.CancelFunc
+	done       chan error
+	superseded bool
+}
+
+// startRound runs round in its own goroutine with a context the loop can
+// cancel.
+func startRound(ctx context.Context, round func(context.Context, []string) error, paths []string) *running {
+	rctx, cancel := context.WithCancel(ctx)
+	r := &running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- round(rctx, paths) }()
+	return r
 }
 
 // addTree watches dir and every folder below it.

@@ -145,3 +145,105 @@ func TestFailedRoundKeepsWatching(t *testing.T) {
 		t.Errorf("errors reported: %v, want the failed round's error once", r.errs)
 	}
 }
+
+// TestNewerChangeSupersedesARunningRound: a round still waiting when a new
+// change settles is cancelled, not reported as failed, and the next round
+// starts with the new change at once.
+func TestNewerChangeSupersedesARunningRound(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "overlays/local"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		changed []string
+		ended   error // the round's context error when it returned
+	}
+	calls := make(chan call, 10)
+	var mu sync.Mutex
+	var errs []error
+	var superseded [][]string
+	first := true
+	round := func(ctx context.Context, changed []string) error {
+		if first {
+			first = false
+			<-ctx.Done() // a long wait on Flux, until superseded
+			calls <- call{changed, ctx.Err()}
+			return ctx.Err()
+		}
+		calls <- call{changed, ctx.Err()}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- Run(ctx, Options{Root: root, Debounce: 100 * time.Millisecond, Round: round,
+			OnError:      func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() },
+			OnSuperseded: func(p []string) { mu.Lock(); superseded = append(superseded, p); mu.Unlock() }})
+	}()
+	time.Sleep(100 * time.Millisecond)
+
+	write(t, root, "overlays/local/a.yaml", "a")
+	time.Sleep(400 * time.Millisecond) // the first round is now waiting
+	write(t, root, "overlays/local/b.yaml", "b")
+
+	next := func() call {
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("no round ended")
+			return call{}
+		}
+	}
+	if c := next(); !slices.Equal(c.changed, []string{"overlays/local/a.yaml"}) || !errors.Is(c.ended, context.Canceled) {
+		t.Errorf("first round = %+v, want a.yaml cancelled", c)
+	}
+	if c := next(); !slices.Equal(c.changed, []string{"overlays/local/b.yaml"}) || c.ended != nil {
+		t.Errorf("second round = %+v, want b.yaml running", c)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(errs) != 0 {
+		t.Errorf("a superseded round was reported as failed: %v", errs)
+	}
+	if len(superseded) != 1 || !slices.Equal(superseded[0], []string{"overlays/local/b.yaml"}) {
+		t.Errorf("OnSuperseded got %v, want one call for b.yaml", superseded)
+	}
+}
+
+// TestStopWaitsForTheRound: Ctrl-C during a round returns only once the
+// round has stopped, so nothing it does is cut off by the process exiting.
+func TestStopWaitsForTheRound(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "gitops"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	var stopped sync.WaitGroup
+	stopped.Add(1)
+	var returned bool
+	round := func(ctx context.Context, _ []string) error {
+		close(started)
+		<-ctx.Done()
+		time.Sleep(200 * time.Millisecond) // finishing a push
+		returned = true
+		stopped.Done()
+		return ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- Run(ctx, Options{Root: root, Debounce: 50 * time.Millisecond, Round: round}) }()
+	time.Sleep(100 * time.Millisecond)
+	write(t, root, "gitops/x.yaml", "x")
+	<-started
+	cancel()
+	<-done
+	if !returned {
+		t.Error("Run returned before the round in progress had stopped")
+	}
+	stopped.Wait()
+}

@@ -23,8 +23,10 @@ created, configured and deleted, and each Helm release, on stderr.
 
 A failed round is reported once and the loop goes on: fixing the file starts
 the next round. One round runs at start and validates every environment.
-Ctrl-C stops it between or during rounds; a push is never left half-done
-(the registry only tags a fully uploaded artifact).`
+A change that settles while a round is still waiting on Flux supersedes
+that round: it is stopped and the new change is synced at once. Ctrl-C
+stops it between or during rounds; a push is never left half-done (the
+registry only tags a fully uploaded artifact).`
 
 func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts := &upOptions{global: global}
@@ -53,7 +55,10 @@ func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 				report(err)
 			}
 			fmt.Fprintf(streams.ErrOut, "watching %s/{gitops,overlays,charts} (Ctrl-C to stop)\n", uopts.RepoRoot)
-			return watch.Run(ctx, watch.Options{Root: uopts.RepoRoot, Round: round, OnError: report})
+			superseded := func([]string) {
+				fmt.Fprintln(streams.ErrOut, "↻ a newer change supersedes this round")
+			}
+			return watch.Run(ctx, watch.Options{Root: uopts.RepoRoot, Round: round, OnError: report, OnSuperseded: superseded})
 		},
 	}
 	opts.flags(cmd)
