@@ -223,7 +223,7 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 			return err
 		}})
 	} else {
-		imageSteps, err := o.imageSteps(rep)
+		imageSteps, err := o.imageSteps(ctx, rep)
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 }
 
 // imageSteps are the steps that make ghillie:local in Docker.
-func (o *upOptions) imageSteps(log progress.Logger) ([]progress.Step, error) {
+func (o *upOptions) imageSteps(ctx context.Context, log progress.Logger) ([]progress.Step, error) {
 	if o.skipBuild {
 		return []progress.Step{{Name: "Find " + image.Local + " in Docker", Run: func(ctx context.Context) error {
 			eng, err := dockerClient()
@@ -288,7 +288,7 @@ func (o *upOptions) imageSteps(log progress.Logger) ([]progress.Step, error) {
 			return err
 		}}}, nil
 	}
-	root, err := findRepoRoot(context.Background(), o.repo)
+	root, err := findRepoRoot(ctx, o.repo)
 	if err != nil {
 		return nil, err
 	}
