@@ -35,6 +35,9 @@ type Cluster struct {
 	URL string `json:"url,omitempty"`
 	// Created reports whether this run created the cluster.
 	Created bool `json:"created"`
+	// MergedInto is the user's kubeconfig the cluster's context was added
+	// to, when that was asked for.
+	MergedInto string `json:"mergedInto,omitempty"`
 }
 
 // Removed is what Delete removed.
@@ -47,11 +50,14 @@ type Removed struct {
 	Registry string `json:"registry,omitempty"`
 	// Kubeconfig is the removed kubeconfig file, "" when there was none.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
+	// Context is the context removed from the user's kubeconfig (where an
+	// earlier up merged it), "" when there was none.
+	Context string `json:"context,omitempty"`
 }
 
 // Empty reports whether nothing was removed.
 func (r Removed) Empty() bool {
-	return r.Cluster == "" && r.Registry == "" && r.Kubeconfig == "" && len(r.Nodes) == 0
+	return r.Cluster == "" && r.Registry == "" && r.Kubeconfig == "" && r.Context == "" && len(r.Nodes) == 0
 }
 
 // Provider gets clusters of one kind.

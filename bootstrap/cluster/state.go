@@ -49,6 +49,17 @@ func WriteKubeconfig(path string, data []byte) error {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		return fmt.Errorf("restricting %s: %w", dir, err)
 	}
+	return writePrivate(path, data)
+}
+
+// writePrivate replaces the file at path with data, readable by its owner
+// only (0600), atomically: a reader never sees half of it. A missing
+// folder is created 0700; an existing one is left as it is.
+func writePrivate(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
 	f, err := os.CreateTemp(dir, ".kubeconfig-*")
 	if err != nil {
 		return fmt.Errorf("writing kubeconfig in %s: %w", dir, err)

@@ -71,6 +71,11 @@ type Options struct {
 	Port int
 	// StateDir holds the kubeconfig (see cluster.StateDir).
 	StateDir string
+	// UserKubeconfig is the user's own kubeconfig ($KUBECONFIG or
+	// ~/.kube/config). Ensure adds the cluster's context to it only with
+	// MergeKubeconfig; Delete removes that context from it if it is there.
+	UserKubeconfig  string
+	MergeKubeconfig bool
 	// Log receives detail lines.
 	Log progress.Logger
 }
@@ -115,6 +120,11 @@ func newProvider(opts Options, eng engine) (*Provider, error) {
 // Kubeconfig is where the cluster's kubeconfig is written.
 func (p *Provider) Kubeconfig() string {
 	return cluster.KubeconfigPath(p.opts.StateDir, p.opts.Name)
+}
+
+// ContextName is the cluster's context in its kubeconfig: k3d-<name>.
+func (p *Provider) ContextName() string {
+	return k3d.DefaultObjectNamePrefix + "-" + p.opts.Name
 }
 
 // RegistryName is the k3d-managed registry's container name, which is
@@ -193,6 +203,15 @@ func (p *Provider) Ensure(ctx context.Context) (*cluster.Cluster, error) {
 		return nil, err
 	}
 	out.Created = created
+	if p.opts.MergeKubeconfig {
+		if p.opts.UserKubeconfig == "" {
+			return nil, errors.New("no kubeconfig of yours to merge the cluster's context into: set KUBECONFIG or HOME")
+		}
+		if _, err := cluster.MergeKubeconfig(p.opts.UserKubeconfig, out.Kubeconfig); err != nil {
+			return nil, err
+		}
+		out.MergedInto = p.opts.UserKubeconfig
+	}
 	return out, nil
 }
 
@@ -367,6 +386,16 @@ func (p *Provider) Delete(ctx context.Context) (cluster.Removed, error) {
 		return removed, err
 	}
 	removed.Kubeconfig = path
+	if p.opts.UserKubeconfig != "" {
+		name := p.ContextName()
+		ok, err := cluster.RemoveContext(p.opts.UserKubeconfig, name)
+		if err != nil {
+			return removed, err
+		}
+		if ok {
+			removed.Context = name + " (" + p.opts.UserKubeconfig + ")"
+		}
+	}
 	return removed, nil
 }
 

@@ -495,3 +495,50 @@ func TestK3dPinMatchesGoMod(t *testing.T) {
 	}
 	t.Error("go.mod does not require github.com/k3d-io/k3d/v5")
 }
+
+// TestKubeconfigMergedOnlyWhenAsked: the user's kubeconfig is touched only
+// with MergeKubeconfig, keeps its current context, and loses the merged
+// context again when the cluster is deleted.
+func TestKubeconfigMergedOnlyWhenAsked(t *testing.T) {
+	const own = "apiVersion: v1\nkind: Config\nclusters: [{name: work, cluster: {server: \"https://127.0.0.1:6443\"}}]\nusers: [{name: me, user: {}}]\ncontexts: [{name: work, context: {cluster: work, user: me}}]\ncurrent-context: work\n"
+	const k3dKubeconfig = "apiVersion: v1\nkind: Config\nclusters: [{name: k3d-dev, cluster: {server: \"https://127.0.0.1:31002\"}}]\nusers: [{name: admin@k3d-dev, user: {}}]\ncontexts: [{name: k3d-dev, context: {cluster: k3d-dev, user: admin@k3d-dev}}]\ncurrent-context: k3d-dev\n"
+	for _, merge := range []bool{false, true} {
+		t.Run(fmt.Sprintf("merge=%v", merge), func(t *testing.T) {
+			user := filepath.Join(t.TempDir(), "config")
+			if err := os.WriteFile(user, []byte(own), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			eng := &fakeEngine{kubeconfig: []byte(k3dKubeconfig)}
+			p, err := newProvider(Options{Name: "dev", StateDir: t.TempDir(), UserKubeconfig: user, MergeKubeconfig: merge}, eng)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.freePort = ports(31001, 31002, 31003)
+			c, err := p.Ensure(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, _ := os.ReadFile(user)
+			if got := strings.Contains(string(data), "k3d-dev"); got != merge {
+				t.Errorf("user kubeconfig holds k3d-dev = %v, want %v:\n%s", got, merge, data)
+			}
+			if !strings.Contains(string(data), "current-context: work") {
+				t.Errorf("the user's current context changed:\n%s", data)
+			}
+			if (c.MergedInto == user) != merge {
+				t.Errorf("MergedInto = %q", c.MergedInto)
+			}
+			removed, err := p.Delete(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (removed.Context != "") != merge {
+				t.Errorf("removed context = %q, want one only when it was merged", removed.Context)
+			}
+			data, _ = os.ReadFile(user)
+			if strings.Contains(string(data), "k3d-dev") || !strings.Contains(string(data), "name: work") {
+				t.Errorf("after delete the user's kubeconfig is:\n%s", data)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -40,6 +41,7 @@ type clusterFlags struct {
 	registryInCluster string
 	url               string
 	port              int
+	mergeKubeconfig   bool
 }
 
 // existingFlags are the flags of an existing cluster.
@@ -52,14 +54,15 @@ func (f *clusterFlags) existingFlags(fs *pflag.FlagSet) {
 // k3dFlags are the flags of a k3d cluster gitops-local creates.
 func (f *clusterFlags) k3dFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&f.port, "port", 0, "loopback port for the k3d cluster's ingress (default: a free port, or the port an existing cluster has)")
+	fs.BoolVar(&f.mergeKubeconfig, "merge-kubeconfig", false, "also add the cluster's context (k3d-<cluster>) to your kubeconfig ($KUBECONFIG or ~/.kube/config), without switching to it")
 }
 
 // provider returns the provider the flags select: Existing when
 // --kubeconfig is given, k3d otherwise.
 func (f *clusterFlags) provider(global *globalOptions, log progress.Logger) (cluster.Provider, error) {
 	if global.kubeconfig != "" {
-		if f.port != 0 {
-			return nil, errors.New("--port is for a k3d cluster gitops-local creates; drop it with --kubeconfig")
+		if f.port != 0 || f.mergeKubeconfig {
+			return nil, errors.New("--port and --merge-kubeconfig are for a k3d cluster gitops-local creates; drop them with --kubeconfig")
 		}
 		return &cluster.Existing{Kubeconfig: global.kubeconfig, Registry: f.registry, RegistryInCluster: f.registryInCluster, URL: f.url}, nil
 	}
@@ -69,16 +72,33 @@ func (f *clusterFlags) provider(global *globalOptions, log progress.Logger) (clu
 	case f.url != "":
 		return nil, errors.New("--url is for an existing cluster given with --kubeconfig; a k3d cluster's URL is known")
 	}
-	return newK3d(global, f.port, log)
+	return newK3d(global, k3d.Options{Port: f.port, MergeKubeconfig: f.mergeKubeconfig, Log: log})
 }
 
-// newK3d returns the k3d provider for --cluster.
-func newK3d(global *globalOptions, port int, log progress.Logger) (*k3d.Provider, error) {
+// newK3d returns the k3d provider for --cluster, with opts' other fields.
+func newK3d(global *globalOptions, opts k3d.Options) (*k3d.Provider, error) {
 	state, err := cluster.StateDir(global.lookupEnv)
 	if err != nil {
 		return nil, err
 	}
-	return k3d.New(k3d.Options{Name: global.cluster, Port: port, StateDir: state, Log: log})
+	opts.Name, opts.StateDir, opts.UserKubeconfig = global.cluster, state, userKubeconfig(global.lookupEnv)
+	return k3d.New(opts)
+}
+
+// userKubeconfig is the user's own kubeconfig, as kubectl finds it: the
+// first file in $KUBECONFIG, else ~/.kube/config; "" when neither is known.
+func userKubeconfig(lookupEnv func(string) (string, bool)) string {
+	if v, ok := lookupEnv("KUBECONFIG"); ok {
+		for _, p := range filepath.SplitList(v) {
+			if p != "" {
+				return p
+			}
+		}
+	}
+	if home, ok := lookupEnv("HOME"); ok && home != "" {
+		return filepath.Join(home, ".kube", "config")
+	}
+	return ""
 }
 
 // kubeconfigFor returns the kubeconfig of the cluster a read-only command
@@ -88,7 +108,7 @@ func kubeconfigFor(ctx context.Context, global *globalOptions) (string, *cluster
 	if global.kubeconfig != "" {
 		return global.kubeconfig, nil, nil
 	}
-	p, err := newK3d(global, 0, progress.Discard)
+	p, err := newK3d(global, k3d.Options{Log: progress.Discard})
 	if err != nil {
 		return "", nil, err
 	}

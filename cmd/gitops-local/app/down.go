@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
 )
 
 // downProvider is what down needs of the k3d provider.
@@ -26,7 +27,7 @@ type downProvider interface {
 // newDownProvider returns the k3d provider of --cluster. Tests replace it:
 // a k3d cluster needs Docker.
 var newDownProvider = func(global *globalOptions) (downProvider, error) {
-	return newK3d(global, 0, nil)
+	return newK3d(global, k3d.Options{})
 }
 
 type downOptions struct {
@@ -102,6 +103,9 @@ func (o *downOptions) run(cmd *cobra.Command, streams Streams) error {
 	}
 	if removed.Kubeconfig != "" {
 		fmt.Fprintf(streams.ErrOut, "✔ removed kubeconfig %s\n", removed.Kubeconfig)
+	}
+	if removed.Context != "" {
+		fmt.Fprintf(streams.ErrOut, "✔ removed context %s\n", removed.Context)
 	}
 	return o.print(streams, removed)
 }

@@ -152,3 +152,19 @@ func TestDownJSON(t *testing.T) {
 		t.Errorf("removed = %+v", removed)
 	}
 }
+
+func TestUserKubeconfig(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"KUBECONFIG": "/a/config" + string(filepath.ListSeparator) + "/b/config", "HOME": "/h"}, "/a/config"},
+		{map[string]string{"KUBECONFIG": "", "HOME": "/h"}, "/h/.kube/config"},
+		{map[string]string{"HOME": "/h"}, "/h/.kube/config"},
+		{map[string]string{}, ""},
+	} {
+		if got := userKubeconfig(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }); got != tc.want {
+			t.Errorf("userKubeconfig(%v) = %q, want %q", tc.env, got, tc.want)
+		}
+	}
+}

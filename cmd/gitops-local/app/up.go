@@ -40,7 +40,8 @@ ephemeral previews run:
      repository's Dockerfile, or tag --image REF, as ghillie:local;
   3. create the k3d cluster --cluster (k3s, its ingress on a loopback port,
      a k3d-managed registry on loopback) or reuse it, and write its own
-     kubeconfig under the state folder (~/.kube/config is left alone);
+     kubeconfig under the state folder (~/.kube/config is left alone unless
+     --merge-kubeconfig asks to add the context to it);
   4. import ghillie:local into every node and check that each has it;
   5. install Flux at the pinned versions (from manifests built into the tool);
   6. push the platform charts (from the local chart cache), charts/ghillie and
@@ -235,6 +236,9 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 				c, err = p.Ensure(ctx)
 				if err == nil {
 					rep.Infof("kubeconfig %s (export KUBECONFIG=%s)", c.Kubeconfig, c.Kubeconfig)
+					if c.MergedInto != "" {
+						rep.Infof("context k3d-%s added to %s (kubectl config use-context k3d-%s)", c.Name, c.MergedInto, c.Name)
+					}
 				}
 				return err
 			}},
