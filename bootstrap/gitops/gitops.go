@@ -13,8 +13,6 @@
 package gitops
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -257,31 +255,42 @@ type block struct {
 
 func (b *builder) addFinding(f manifest.Finding) { b.findings = append(b.findings, f) }
 
-// readVars reads the environment's cluster-vars.env: KEY=value lines, blank
-// lines and # comments ignored.
+// readVars reads the environment's cluster-vars.env (see ParseVars); a
+// line that is not KEY=value is a finding.
 func (b *builder) readVars() map[string]string {
-	vars := map[string]string{}
 	rel := path.Join(OverlaysDir, b.env, VarsFile)
 	data, err := os.ReadFile(filepath.Join(b.repoRoot, filepath.FromSlash(rel)))
 	if err != nil {
 		b.addFinding(manifest.Finding{File: rel, Message: fmt.Sprintf("read cluster variables: %v", err)})
-		return vars
+		return map[string]string{}
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	vars, bad := ParseVars(data)
+	for _, n := range bad {
+		b.addFinding(manifest.Finding{File: rel, Line: n, Message: "want KEY=value, with KEY a letter or _ followed by letters, digits or _"})
+	}
+	return vars
+}
+
+// ParseVars parses a cluster-vars.env file: KEY=value lines, with blank
+// lines and # comments ignored and spaces around KEY and value trimmed. It
+// returns the variables and the numbers of the lines that are not KEY=value
+// with KEY a letter or _ followed by letters, digits or _.
+func ParseVars(data []byte) (vars map[string]string, bad []int) {
+	vars = map[string]string{}
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		k, v, ok := strings.Cut(line, "=")
 		k = strings.TrimSpace(k)
 		if !ok || !varName.MatchString(k) {
-			b.addFinding(manifest.Finding{File: rel, Line: n, Message: "want KEY=value, with KEY a letter or _ followed by letters, digits or _"})
+			bad = append(bad, n+1)
 			continue
 		}
 		vars[k] = strings.TrimSpace(v)
 	}
-	return vars
+	return vars, bad
 }
 
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)

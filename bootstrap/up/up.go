@@ -6,8 +6,6 @@
 package up
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +30,7 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/flux"
+	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/publish"
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
@@ -373,26 +372,17 @@ func rootObjects(env, registry string, vars map[string]string) ([]*unstructured.
 	return out, nil
 }
 
-// readVars reads KEY=value lines, skipping blanks and # comments.
+// readVars reads a cluster-vars.env file (see gitops.ParseVars).
 func readVars(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading cluster variables: %w", err)
 	}
-	vars := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		k, v, ok := strings.Cut(line, "=")
-		if !ok || strings.TrimSpace(k) == "" {
-			return nil, fmt.Errorf("%s:%d: want KEY=value", path, n)
-		}
-		vars[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	vars, bad := gitops.ParseVars(data)
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%s:%d: want KEY=value", path, bad[0])
 	}
-	return vars, sc.Err()
+	return vars, nil
 }
 
 // wait waits for the chain, keeping the app Secret wired as the operators'
