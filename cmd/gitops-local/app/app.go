@@ -4,6 +4,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -88,4 +89,15 @@ func (e *silentError) Error() string { return fmt.Sprintf("exit status %d", e.co
 // the command has already said why.
 func Silent(code int) error {
 	return &ExitError{Code: code, Err: &silentError{code: code}}
+}
+
+// writeJSON writes v to w as indented JSON, the -o json output; what names
+// the output in the error.
+func writeJSON(w io.Writer, what string, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("writing %s: %w", what, err)
+	}
+	return nil
 }

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -108,10 +107,8 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 		return err
 	}
 	if o.global.output == OutputJSON {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
-			return fmt.Errorf("writing report: %w", err)
+		if err := writeJSON(streams.Out, "report", report); err != nil {
+			return err
 		}
 	} else {
 		fmt.Fprint(streams.Out, report.Text())

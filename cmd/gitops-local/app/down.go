@@ -3,7 +3,6 @@ package app
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -130,12 +129,7 @@ func (o *downOptions) print(streams Streams, removed cluster.Removed) error {
 	if o.global.output != OutputJSON {
 		return nil
 	}
-	enc := json.NewEncoder(streams.Out)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(removed); err != nil {
-		return fmt.Errorf("writing output: %w", err)
-	}
-	return nil
+	return writeJSON(streams.Out, "output", removed)
 }
 
 // isTerminal reports whether r is an interactive terminal. Tests replace it.

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -70,10 +69,8 @@ func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
 		return err
 	}
 	if o.global.output == OutputJSON {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(statusOutput{Cluster: cl, Report: r}); err != nil {
-			return fmt.Errorf("writing status: %w", err)
+		if err := writeJSON(streams.Out, "status", statusOutput{Cluster: cl, Report: r}); err != nil {
+			return err
 		}
 	} else if err := writeStatus(streams, cl, r); err != nil {
 		return err

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -334,10 +333,8 @@ func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Option
 // else the preview URL on stdout and its health on stderr.
 func (o *upOptions) report(streams Streams, s *upSummary, runErr error) error {
 	if o.global.output == OutputJSON && s.Summary != nil {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(s); err != nil {
-			return fmt.Errorf("writing summary: %w", err)
+		if err := writeJSON(streams.Out, "summary", s); err != nil {
+			return err
 		}
 		return runErr
 	}

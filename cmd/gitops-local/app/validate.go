@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -77,10 +76,8 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 		return fmt.Errorf("validating %s: %w", root, err)
 	}
 	if o.global.output == OutputJSON {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
-			return fmt.Errorf("writing report: %w", err)
+		if err := writeJSON(streams.Out, "report", report); err != nil {
+			return err
 		}
 	} else {
 		for _, f := range report.Findings {

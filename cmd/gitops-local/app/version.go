@@ -1,7 +1,6 @@
 package app
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -45,12 +44,7 @@ func (o *versionOptions) run(streams Streams) error {
 		Components: versions.Components(),
 	}
 	if o.global.output == OutputJSON {
-		enc := json.NewEncoder(streams.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(info); err != nil {
-			return fmt.Errorf("writing version: %w", err)
-		}
-		return nil
+		return writeJSON(streams.Out, "version", info)
 	}
 	w := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "gitops-local\t%s\n", info.Version)
