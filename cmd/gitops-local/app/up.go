@@ -151,7 +151,11 @@ func (o *upOptions) prepare(ctx context.Context) (up.Options, error) {
 	if err != nil {
 		return up.Options{}, err
 	}
-	return o.options(ctx, c)
+	root, err := findRepoRoot(ctx, o.repo)
+	if err != nil {
+		return up.Options{}, err
+	}
+	return o.options(root, c)
 }
 
 func (o *upOptions) checkFlags() error {
@@ -161,12 +165,8 @@ func (o *upOptions) checkFlags() error {
 	return nil
 }
 
-// options are up's options for cluster c.
-func (o *upOptions) options(ctx context.Context, c *cluster.Cluster) (up.Options, error) {
-	root, err := findRepoRoot(ctx, o.repo)
-	if err != nil {
-		return up.Options{}, err
-	}
+// options are up's options for the repository at root and cluster c.
+func (o *upOptions) options(root string, c *cluster.Cluster) (up.Options, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
 	if err != nil {
 		return up.Options{}, fmt.Errorf("reading kubeconfig %s: %w", c.Kubeconfig, err)
@@ -210,7 +210,8 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
 	}
 	// Flags and the repository are checked before anything is created.
-	if _, err := findRepoRoot(ctx, o.repo); err != nil {
+	root, err := findRepoRoot(ctx, o.repo)
+	if err != nil {
 		return err
 	}
 
@@ -223,12 +224,8 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 			return err
 		}})
 	} else {
-		imageSteps, err := o.imageSteps(ctx, rep)
-		if err != nil {
-			return err
-		}
 		steps = append(steps, progress.Step{Name: "Check Docker and ports", Run: p.Preflight})
-		steps = append(steps, imageSteps...)
+		steps = append(steps, o.imageSteps(root, rep)...)
 		steps = append(steps,
 			progress.Step{Name: "Create or reuse k3d cluster " + o.global.cluster, Run: func(ctx context.Context) error {
 				var err error
@@ -250,7 +247,7 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 	if err != nil {
 		return o.report(streams, &upSummary{Cluster: c, Summary: &up.Summary{Steps: done}}, err)
 	}
-	opts, err := o.options(ctx, c)
+	opts, err := o.options(root, c)
 	if err != nil {
 		return err
 	}
@@ -264,7 +261,7 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 }
 
 // imageSteps are the steps that make ghillie:local in Docker.
-func (o *upOptions) imageSteps(ctx context.Context, log progress.Logger) ([]progress.Step, error) {
+func (o *upOptions) imageSteps(root string, log progress.Logger) []progress.Step {
 	if o.skipBuild {
 		return []progress.Step{{Name: "Find " + image.Local + " in Docker", Run: func(ctx context.Context) error {
 			eng, err := dockerClient()
@@ -274,7 +271,7 @@ func (o *upOptions) imageSteps(ctx context.Context, log progress.Logger) ([]prog
 			defer eng.Close()
 			_, err = image.Exists(ctx, eng, image.Local)
 			return err
-		}}}, nil
+		}}}
 	}
 	var out io.Writer
 	if o.global.verbose {
@@ -289,11 +286,7 @@ func (o *upOptions) imageSteps(ctx context.Context, log progress.Logger) ([]prog
 			defer eng.Close()
 			_, err = image.Tag(ctx, eng, o.image, image.Local, out)
 			return err
-		}}}, nil
-	}
-	root, err := findRepoRoot(ctx, o.repo)
-	if err != nil {
-		return nil, err
+		}}}
 	}
 	return []progress.Step{{Name: "Build " + image.Local + " from " + o.appSrc, Run: func(ctx context.Context) error {
 		eng, err := dockerClient()
@@ -303,7 +296,7 @@ func (o *upOptions) imageSteps(ctx context.Context, log progress.Logger) ([]prog
 		defer eng.Close()
 		_, err = image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
 		return err
-	}}}, nil
+	}}}
 }
 
 // dockerClient talks to the Docker engine of the environment.
