@@ -50,9 +50,10 @@ type Validated struct {
 	charts  bool              // the pinned charts were looked for
 	// renders are chart renders kept from round to round: platform charts
 	// (immutable at a pinned version) render the same for the same values.
-	// The repository's own charts are keyed by name, version and values
-	// only, so the cache is dropped whenever a file under charts/ changes,
-	// and every rendersRounds rounds to bound its memory.
+	// Renders are keyed by content, so none is ever stale; the cache is
+	// still dropped whenever a file under charts/ changes and every
+	// rendersRounds rounds, so that renders of older charts and values do
+	// not pile up.
 	renders     *gitops.RenderCache
 	rendersFor  string // digest of charts/ the renders were made from
 	rendersUsed int

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"os"
 	"path"
@@ -100,7 +101,7 @@ func readInputs(root string, envs []string) (*treeInputs, error) {
 
 	in := &treeInputs{envs: map[string]string{}}
 	all, charts := sha256.New(), sha256.New()
-	sums := map[string]hashWriter{}
+	sums := map[string]hash.Hash{}
 	for _, e := range envs {
 		sums[e] = sha256.New()
 	}
@@ -124,12 +125,7 @@ func readInputs(root string, envs []string) (*treeInputs, error) {
 	return in, nil
 }
 
-type hashWriter interface {
-	Write([]byte) (int, error)
-	Sum([]byte) []byte
-}
-
-func writeFile(h hashWriter, f treeFile) {
+func writeFile(h hash.Hash, f treeFile) {
 	fmt.Fprintf(h, "%s\x00%d\x00", f.path, len(f.data))
 	_, _ = h.Write(f.data)
 }
