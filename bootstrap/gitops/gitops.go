@@ -206,9 +206,12 @@ type builder struct {
 	opts         Options
 	vars         map[string]string
 
-	blocks   []*block
+	blocks []*block
+	lines  map[string][]docLine
+
+	// mu guards findings and charts: HelmReleases render side by side.
+	mu       sync.Mutex
 	findings []manifest.Finding
-	lines    map[string][]docLine
 	charts   map[string]*loadedChart
 	// kube serves the cluster-vars ConfigMap to post-build substitution.
 	kube client.Client
@@ -253,7 +256,11 @@ type block struct {
 	rendered []manifest.Object
 }
 
-func (b *builder) addFinding(f manifest.Finding) { b.findings = append(b.findings, f) }
+func (b *builder) addFinding(f manifest.Finding) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.findings = append(b.findings, f)
+}
 
 // readVars reads the environment's cluster-vars.env (see ParseVars); a
 // line that is not KEY=value is a finding.

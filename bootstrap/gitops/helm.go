@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -87,7 +88,7 @@ func filesDigest(ch *chart.Chart) string {
 // loadArchive loads the chart archive at p, once per run for each distinct
 // archive content when the build shares a RenderCache.
 func (b *builder) loadArchive(ctx context.Context, p string) (*loadedChart, error) {
-	if lc, ok := b.charts[p]; ok {
+	if lc, ok := b.chart(p); ok {
 		return lc, nil
 	}
 	data, err := os.ReadFile(p)
@@ -119,8 +120,23 @@ func (b *builder) loadArchive(ctx context.Context, p string) (*loadedChart, erro
 		}
 		lc = &loadedChart{chart: ch, digest: digest}
 	}
-	b.charts[p] = lc
+	b.setChart(p, lc)
 	return lc, nil
+}
+
+// chart returns the chart this build loaded from p, if it did.
+func (b *builder) chart(p string) (*loadedChart, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	lc, ok := b.charts[p]
+	return lc, ok
+}
+
+// setChart remembers the chart this build loaded from p.
+func (b *builder) setChart(p string, lc *loadedChart) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.charts[p] = lc
 }
 
 // hrFinding reports a problem with a HelmRelease.
@@ -137,23 +153,43 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 			index[o.ID()] = o
 		}
 	}
-	clusterScoped := clusterScopedKinds(b.blocks)
+	// Render every HelmRelease side by side (a cloud environment renders
+	// several large charts), then place the objects in order.
+	type release struct {
+		blk  *block
+		hr   manifest.Object
+		objs []manifest.Object
+	}
+	var releases []*release
 	for _, blk := range b.blocks {
 		for _, hr := range blk.objects {
 			gvk := hr.GroupVersionKind()
-			if gvk.Group != "helm.toolkit.fluxcd.io" || gvk.Kind != "HelmRelease" {
-				continue
+			if gvk.Group == "helm.toolkit.fluxcd.io" && gvk.Kind == "HelmRelease" {
+				releases = append(releases, &release{blk: blk, hr: hr})
 			}
-			objs := b.renderHelmRelease(ctx, hr, index)
-			for _, o := range objs {
-				if o.GetNamespace() == "" && !clusterScoped[o.GroupVersionKind().GroupKind().String()] {
-					o.SetNamespace(releaseNamespace(hr))
-				}
-				blk.rendered = append(blk.rendered, o)
-				if o.GetKind() == "CustomResourceDefinition" {
-					if k := crdGroupKind(o.Unstructured); k != "" && crdScope(o.Unstructured) == "Cluster" {
-						clusterScoped[k] = true
-					}
+		}
+	}
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for _, r := range releases {
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			r.objs = b.renderHelmRelease(ctx, r.hr, index)
+		})
+	}
+	wg.Wait()
+
+	clusterScoped := clusterScopedKinds(b.blocks)
+	for _, r := range releases {
+		for _, o := range r.objs {
+			if o.GetNamespace() == "" && !clusterScoped[o.GroupVersionKind().GroupKind().String()] {
+				o.SetNamespace(releaseNamespace(r.hr))
+			}
+			r.blk.rendered = append(r.blk.rendered, o)
+			if o.GetKind() == "CustomResourceDefinition" {
+				if k := crdGroupKind(o.Unstructured); k != "" && crdScope(o.Unstructured) == "Cluster" {
+					clusterScoped[k] = true
 				}
 			}
 		}
@@ -317,7 +353,7 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 	if _, err := os.Stat(filepath.Join(full, "Chart.yaml")); err != nil {
 		return nil, false
 	}
-	if lc, ok := b.charts[full]; ok {
+	if lc, ok := b.chart(full); ok {
 		return lc, true
 	}
 	ch, err := render.LoadChart(full)
@@ -326,7 +362,7 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 		return nil, false
 	}
 	lc := &loadedChart{chart: ch, dir: dir, digest: filesDigest(ch)}
-	b.charts[full] = lc
+	b.setChart(full, lc)
 	return lc, true
 }
 

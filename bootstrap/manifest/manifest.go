@@ -94,7 +94,8 @@ func (f Finding) String() string {
 	return b.String()
 }
 
-// SortFindings orders findings by environment, file, line, object and field,
+// SortFindings orders findings by environment, file, line, object, field and
+// message,
 // so that reports are stable.
 func SortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
@@ -111,6 +112,9 @@ func SortFindings(fs []Finding) {
 		if a.Object != b.Object {
 			return a.Object < b.Object
 		}
-		return a.Field < b.Field
+		if a.Field != b.Field {
+			return a.Field < b.Field
+		}
+		return a.Message < b.Message
 	})
 }
