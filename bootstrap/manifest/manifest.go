@@ -95,8 +95,7 @@ func (f Finding) String() string {
 }
 
 // SortFindings orders findings by environment, file, line, object, field and
-// message,
-// so that reports are stable.
+// message, so that reports are stable.
 func SortFindings(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
