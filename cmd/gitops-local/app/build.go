@@ -76,6 +76,7 @@ func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 }
 
 func (o *buildOptions) run(cmd *cobra.Command, streams Streams, env string) error {
+	batchGC()
 	ctx := cmd.Context()
 	root, err := gitops.FindRepoRoot(o.repo)
 	if err != nil {

@@ -65,6 +65,7 @@ func newDiffCmd(streams Streams, global *globalOptions) *cobra.Command {
 }
 
 func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (err error) {
+	batchGC()
 	root, err := findRepoRoot(ctx, o.repo)
 	if err != nil {
 		return err

@@ -59,6 +59,7 @@ func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 }
 
 func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string) error {
+	batchGC()
 	root, err := findRepoRoot(cmd.Context(), o.repo)
 	if err != nil {
 		return err
