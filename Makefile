@@ -15,7 +15,7 @@ TEST_TIMEOUT ?= 45m
 CHART_CACHE ?= $(or $(GITOPS_LOCAL_CHART_CACHE),$(HOME)/.cache/gitops-local/charts)
 CHARTS_FROM ?= $(or $(GITOPS_LOCAL_TESTDATA_CHARTS),../shared/testdata/charts)
 
-.PHONY: build run charts test test-short tools lint fmt vet staticcheck clean
+.PHONY: build run charts test test-short bench-validate tools lint fmt vet staticcheck clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/gitops-local ./cmd/gitops-local
@@ -45,6 +45,11 @@ test: tools
 # test-short skips the tiers that need the control plane.
 test-short:
 	$(GO) test -short ./...
+
+# bench-validate times validate as a whole process against kubectl
+# kustomize once per environment; it needs kubectl on PATH.
+bench-validate: build charts
+	GITOPS_LOCAL_CHART_CACHE=$(CHART_CACHE) $(GO) run ./hack/benchvalidate -bin $(BIN)/gitops-local
 
 lint: fmt vet staticcheck
 

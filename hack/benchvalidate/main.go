@@ -1,0 +1,197 @@
+// Command benchvalidate compares, as whole processes, `gitops-local
+// validate` of every environment with running `kubectl kustomize` once per
+// environment on the same overlays, and prints the ratio. It is the
+// process-level companion of BenchmarkValidateCommand (which runs inside a
+// test binary and so leaves out process start-up and the command's own
+// settings).
+//
+//	make bench-validate                          # builds, warms the chart cache, 15 rounds
+//	go run ./hack/benchvalidate -n 30 -bin bin/gitops-local -repo .
+//
+// Each round runs the three measurements one after the other (validate,
+// kubectl kustomize of each overlay, kubectl kustomize of every
+// kustomization folder the environments deploy), so that a busy moment of
+// the machine falls on all of them; medians are reported. It needs kubectl
+// on PATH and a warm chart cache (`make charts`); validate must be clean.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchvalidate:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("benchvalidate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	n := fs.Int("n", 15, "rounds")
+	bin := fs.String("bin", "bin/gitops-local", "gitops-local binary")
+	repo := fs.String("repo", ".", "repository root")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *n < 1 {
+		return errors.New("-n must be at least 1")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		return fmt.Errorf("kubectl is needed for the comparison: %w", err)
+	}
+	tool, err := filepath.Abs(*bin)
+	if err != nil {
+		return err
+	}
+	envs, err := environments(*repo)
+	if err != nil {
+		return err
+	}
+	folders, err := kustomizationFolders(*repo)
+	if err != nil {
+		return err
+	}
+	version, _ := exec.CommandContext(ctx, kubectl, "version", "--client").Output()
+
+	runs := []struct {
+		name string
+		cmds [][]string
+		took []time.Duration
+	}{
+		{name: "gitops-local validate (" + strings.Join(envs, ", ") + ")", cmds: [][]string{{tool, "validate"}}},
+		{name: fmt.Sprintf("kubectl kustomize, once per environment (%d overlays)", len(envs))},
+		{name: fmt.Sprintf("kubectl kustomize, every kustomization folder (%d)", len(folders))},
+	}
+	for _, e := range envs {
+		runs[1].cmds = append(runs[1].cmds, []string{kubectl, "kustomize", filepath.Join("overlays", e)})
+	}
+	for _, f := range folders {
+		runs[2].cmds = append(runs[2].cmds, []string{kubectl, "kustomize", f})
+	}
+	// One unmeasured round warms the page cache and checks that every
+	// command succeeds.
+	for round := 0; round <= *n; round++ {
+		for i := range runs {
+			d, err := timeAll(ctx, *repo, runs[i].cmds)
+			if err != nil {
+				return err
+			}
+			if round > 0 {
+				runs[i].took = append(runs[i].took, d)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "%d rounds; %s", *n, version)
+	for _, r := range runs {
+		s := summarize(r.took)
+		fmt.Fprintf(stdout, "%-70s median %s  min %s  max %s\n", r.name, ms(s.median), ms(s.min), ms(s.max))
+	}
+	v, k, all := summarize(runs[0].took).median, summarize(runs[1].took).median, summarize(runs[2].took).median
+	fmt.Fprintf(stdout, "validate / kubectl kustomize once per environment: %.2f (validate is %s)\n", ratio(v, k), faster(v, k))
+	fmt.Fprintf(stdout, "validate / kubectl kustomize of every folder:      %.2f (validate is %s)\n", ratio(v, all), faster(v, all))
+	return nil
+}
+
+// timeAll runs cmds one after the other in dir and returns the time they
+// took together. Output is discarded; a failure is returned with its
+// standard error.
+func timeAll(ctx context.Context, dir string, cmds [][]string) (time.Duration, error) {
+	start := time.Now()
+	for _, c := range cmds {
+		cmd := exec.CommandContext(ctx, c[0], c[1:]...)
+		cmd.Dir = dir
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		if err := cmd.Run(); err != nil {
+			return 0, fmt.Errorf("%s: %w\n%s", strings.Join(c, " "), err, errOut.String())
+		}
+	}
+	return time.Since(start), nil
+}
+
+type summary struct{ min, median, max time.Duration }
+
+func summarize(ds []time.Duration) summary {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return summary{min: s[0], median: s[len(s)/2], max: s[len(s)-1]}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%4d ms", d.Milliseconds()) }
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+func faster(a, b time.Duration) string {
+	if a < b {
+		return "faster"
+	}
+	return "slower"
+}
+
+// environments are the folders under overlays/ holding a cluster-vars.env,
+// as gitops-local finds them.
+func environments(repo string) ([]string, error) {
+	root := filepath.Join(repo, "overlays")
+	var envs []string
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && d.Name() == "cluster-vars.env" {
+			rel, err := filepath.Rel(root, filepath.Dir(p))
+			if err != nil {
+				return err
+			}
+			envs = append(envs, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err == nil && len(envs) == 0 {
+		err = fmt.Errorf("no environment under %s", root)
+	}
+	slices.Sort(envs)
+	return envs, err
+}
+
+// kustomizationFolders are the folders under overlays/ and gitops/ holding
+// a kustomization.yaml, relative to repo.
+func kustomizationFolders(repo string) ([]string, error) {
+	var dirs []string
+	for _, top := range []string{"overlays", "gitops"} {
+		err := filepath.WalkDir(filepath.Join(repo, top), func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && d.Name() == "kustomization.yaml" {
+				rel, err := filepath.Rel(repo, filepath.Dir(p))
+				if err != nil {
+					return err
+				}
+				dirs = append(dirs, rel)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return dirs, nil
+}
