@@ -138,14 +138,7 @@ func renderDirect(ch *chart.Chart, values map[string]any, opts Options, kubeVers
 		if strings.HasPrefix(path.Base(name), "_") || strings.TrimSpace(content) == "" {
 			continue
 		}
-		entries := releaseutil.SplitManifests(content)
-		keys := make([]string, 0, len(entries))
-		for k := range entries {
-			keys = append(keys, k)
-		}
-		sort.Sort(releaseutil.BySplitManifestsOrder(keys))
-		for _, k := range keys {
-			m := entries[k]
+		for _, m := range splitManifests(content) {
 			// A line starting with --- would split the manifest stream
 			// elsewhere than Helm split the file.
 			if strings.HasPrefix(m, "---") || strings.Contains(m, "\n---") {
