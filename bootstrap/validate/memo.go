@@ -39,7 +39,7 @@ func newRunMemo() *runMemo {
 }
 
 // compile is schemas.compile, once per CRD of the run.
-func (m *runMemo) compile(s *schemas, crd *apiextensionsv1.CustomResourceDefinition) (*compiledCRD, error) {
+func (m *runMemo) compile(s *schemas, crd *apiextensionsv1.CustomResourceDefinition) *compiledCRD {
 	if m == nil {
 		return s.compile(crd)
 	}
@@ -47,16 +47,13 @@ func (m *runMemo) compile(s *schemas, crd *apiextensionsv1.CustomResourceDefinit
 	c, ok := m.compiled[crd]
 	m.mu.Unlock()
 	if ok {
-		return c, nil
+		return c
 	}
-	c, err := s.compile(crd)
-	if err != nil {
-		return nil, err
-	}
+	c = s.compile(crd)
 	m.mu.Lock()
 	m.compiled[crd] = c
 	m.mu.Unlock()
-	return c, nil
+	return c
 }
 
 // strictDecode is strictDecodeFields, once per distinct object of the run.

@@ -113,10 +113,7 @@ func newSchemas() (*schemas, error) {
 		return nil, err
 	}
 	for _, crd := range crds {
-		c, err := s.compile(crd)
-		if err != nil {
-			return nil, err
-		}
+		c := s.compile(crd)
 		if c.err != nil {
 			return nil, fmt.Errorf("compiling embedded Flux CRD %s: %w", crd.Name, c.err)
 		}
@@ -146,21 +143,17 @@ func loadFluxCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	return out, nil
 }
 
-// compile returns the compiled form of crd, from the cache when the same CRD
-// was compiled before. A CRD whose schema does not compile is returned with
-// err set, so that it becomes a finding rather than a failure.
-func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compiledCRD, error) {
-	// Comparing specs is a third of the cost of encoding one to key it.
+// compile returns the compiled form of crd, from the cache when an equal
+// CRD was compiled before. A CRD whose schema does not compile is returned
+// with err set, so that it becomes a finding rather than a failure.
+func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) *compiledCRD {
 	s.mu.Lock()
 	cached := s.cache[crd.Name]
 	s.mu.Unlock()
 	for _, e := range cached {
 		if reflect.DeepEqual(*e.spec, crd.Spec) {
-			return e.c, nil
+			return e.c
 		}
-	}
-	if _, err := json.Marshal(crd.Spec); err != nil {
-		return nil, fmt.Errorf("encoding CRD %s: %w", crd.Name, err)
 	}
 	c := &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
 	for _, v := range crd.Spec.Versions {
@@ -191,7 +184,7 @@ func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) (*compi
 	s.mu.Lock()
 	s.cache[crd.Name] = append(s.cache[crd.Name], cachedCRD{spec: crd.Spec.DeepCopy(), c: c})
 	s.mu.Unlock()
-	return c, nil
+	return c
 }
 
 // schemaIndex finds the schema of a group/version/kind in one environment.
@@ -204,7 +197,7 @@ type schemaIndex struct {
 // index builds the lookup for an environment's CRDs plus the Flux CRDs. The
 // environment's own CRDs win over the embedded Flux ones. CRDs that do not
 // compile are returned as findings.
-func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) (*schemaIndex, []manifest.Finding, error) {
+func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) (*schemaIndex, []manifest.Finding) {
 	ix := &schemaIndex{byGVK: map[schema.GroupVersionKind]*crdVersion{}, byGK: map[schema.GroupKind][]string{}}
 	var findings []manifest.Finding
 	add := func(c *compiledCRD) {
@@ -224,10 +217,7 @@ func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *
 		if crd == nil {
 			continue
 		}
-		c, err := memo.compile(s, crd)
-		if err != nil {
-			return nil, nil, err
-		}
+		c := memo.compile(s, crd)
 		if c.err != nil {
 			findings = append(findings, manifest.Finding{
 				Object:  manifest.Ref("CustomResourceDefinition", "", crd.Name),
@@ -241,7 +231,7 @@ func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *
 	for _, c := range s.flux {
 		add(c)
 	}
-	return ix, findings, nil
+	return ix, findings
 }
 
 // isBuiltin reports whether gvk is a Kubernetes built-in API type.
