@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/leynos/gitops-local/bootstrap/gitops"
 )
 
 func main() {
@@ -61,9 +63,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	envs, err := environments(*repo)
+	envs, err := gitops.Environments(*repo)
 	if err != nil {
 		return err
+	}
+	if len(envs) == 0 {
+		return fmt.Errorf("no environment under %s", filepath.Join(*repo, gitops.OverlaysDir))
 	}
 	folders, err := kustomizationFolders(*repo)
 	if err != nil {
@@ -81,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{name: fmt.Sprintf("kubectl kustomize, every kustomization folder (%d)", len(folders))},
 	}
 	for _, e := range envs {
-		runs[1].cmds = append(runs[1].cmds, []string{kubectl, "kustomize", filepath.Join("overlays", e)})
+		runs[1].cmds = append(runs[1].cmds, []string{kubectl, "kustomize", filepath.Join(gitops.OverlaysDir, e)})
 	}
 	for _, f := range folders {
 		runs[2].cmds = append(runs[2].cmds, []string{kubectl, "kustomize", f})
@@ -144,31 +149,6 @@ func faster(a, b time.Duration) string {
 		return "faster"
 	}
 	return "slower"
-}
-
-// environments are the folders under overlays/ holding a cluster-vars.env,
-// as gitops-local finds them.
-func environments(repo string) ([]string, error) {
-	root := filepath.Join(repo, "overlays")
-	var envs []string
-	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && d.Name() == "cluster-vars.env" {
-			rel, err := filepath.Rel(root, filepath.Dir(p))
-			if err != nil {
-				return err
-			}
-			envs = append(envs, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	if err == nil && len(envs) == 0 {
-		err = fmt.Errorf("no environment under %s", root)
-	}
-	slices.Sort(envs)
-	return envs, err
 }
 
 // kustomizationFolders are the folders under overlays/ and gitops/ holding
