@@ -17,31 +17,13 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // repoRoot is the repository this package is in.
 const repoRoot = "../.."
-
-// EnvTestdataCharts overrides where the upstream chart archives the tests
-// seed their chart cache with are read from.
-const EnvTestdataCharts = "GITOPS_LOCAL_TESTDATA_CHARTS"
-
-// testdataCharts is the directory of upstream chart archives
-// (<name>-<version>.tgz), or skips the test.
-func testdataCharts(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv(EnvTestdataCharts)
-	if dir == "" {
-		dir = filepath.Join(repoRoot, "..", "shared", "testdata", "charts")
-	}
-	matches, _ := filepath.Glob(filepath.Join(dir, "*.tgz"))
-	if len(matches) == 0 {
-		t.Skipf("no chart archives in %s: set %s to a directory holding the platform charts as <name>-<version>.tgz", dir, EnvTestdataCharts)
-	}
-	return dir
-}
 
 // noNetwork is a transport that fails the test on any connection attempt.
 func noNetwork(t *testing.T) *http.Transport {
@@ -58,7 +40,7 @@ func noNetwork(t *testing.T) *http.Transport {
 // the upstream archives; it may not touch the network.
 func seededCache(t *testing.T, offline bool) *chartcache.Cache {
 	t.Helper()
-	src := testdataCharts(t)
+	src := testutil.ChartArchives(t, repoRoot)
 	dir := t.TempDir()
 	matches, _ := filepath.Glob(filepath.Join(src, "*.tgz"))
 	for _, m := range matches {
@@ -341,21 +323,6 @@ func copyRepo(t *testing.T) string {
 	return dst
 }
 
-func edit(t *testing.T, root, file, old, new string) {
-	t.Helper()
-	p := filepath.Join(root, filepath.FromSlash(file))
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s does not contain %q", file, old)
-	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestFindings breaks a copy of the repository in one way per case and
 // checks the build reports it with its file, line, object and field, and
 // still builds the rest.
@@ -374,7 +341,7 @@ func TestFindings(t *testing.T) {
 			name: "malformed YAML",
 			env:  "local",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "gitops/apps/ghillie/data/valkey.yaml", "  nodes: 1\n", "  nodes: 1\n\treplicas: 0\n")
+				testutil.Edit(t, root, "gitops/apps/ghillie/data/valkey.yaml", "  nodes: 1\n", "  nodes: 1\n\treplicas: 0\n")
 			},
 			want:  manifest.Finding{File: "gitops/apps/ghillie/data/valkey.yaml", Line: 10, Object: "Kustomization/flux-system/ghillie-data"},
 			msg:   "malformed YAML",
@@ -384,7 +351,7 @@ func TestFindings(t *testing.T) {
 			name: "malformed YAML in the overlay",
 			env:  "production",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "overlays/production/ghillie.yaml", "  name: ghillie-data\n", "  name: ghillie-data\n  labels: {a: b\n")
+				testutil.Edit(t, root, "overlays/production/ghillie.yaml", "  name: ghillie-data\n", "  name: ghillie-data\n  labels: {a: b\n")
 			},
 			want:  manifest.Finding{File: "overlays/production/ghillie.yaml", Line: 5, Object: "Kustomization/flux-system/flux-system"},
 			msg:   "malformed YAML",
@@ -394,7 +361,7 @@ func TestFindings(t *testing.T) {
 			name: "patch target missing",
 			env:  "local",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "overlays/local/ghillie.yaml", "        kind: Valkey\n        name: ghillie-valkey\n", "        kind: Valkey\n        name: ghillie-valkyrie\n")
+				testutil.Edit(t, root, "overlays/local/ghillie.yaml", "        kind: Valkey\n        name: ghillie-valkey\n", "        kind: Valkey\n        name: ghillie-valkyrie\n")
 			},
 			want:  manifest.Finding{File: "overlays/local/ghillie.yaml", Line: 1, Object: "Kustomization/flux-system/ghillie-data", Field: "spec.patches[1].target"},
 			msg:   "name=ghillie-valkyrie",
@@ -404,7 +371,7 @@ func TestFindings(t *testing.T) {
 			name: "unknown values key",
 			env:  "local",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "overlays/local/ghillie.yaml", "              tag: local\n", "              tag: local\n              tagg: oops\n")
+				testutil.Edit(t, root, "overlays/local/ghillie.yaml", "              tag: local\n", "              tag: local\n              tagg: oops\n")
 			},
 			want:  manifest.Finding{File: "gitops/apps/ghillie/app/helmrelease.yaml", Line: 1, Object: "HelmRelease/ghillie/ghillie", Field: "spec.values.image.tagg"},
 			msg:   `unknown key "tagg"`,
@@ -414,7 +381,7 @@ func TestFindings(t *testing.T) {
 			name: "chartRef to a missing source",
 			env:  "local",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "gitops/apps/ghillie/app/helmrelease.yaml", "    name: ghillie-chart\n", "    name: ghillie-charts\n")
+				testutil.Edit(t, root, "gitops/apps/ghillie/app/helmrelease.yaml", "    name: ghillie-chart\n", "    name: ghillie-charts\n")
 			},
 			want:  manifest.Finding{File: "gitops/apps/ghillie/app/helmrelease.yaml", Line: 1, Object: "HelmRelease/ghillie/ghillie", Field: "spec.chartRef.name"},
 			msg:   "OCIRepository ghillie/ghillie-charts is not deployed by this environment",
@@ -424,7 +391,7 @@ func TestFindings(t *testing.T) {
 			name: "Kustomization path missing",
 			env:  "staging",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "overlays/staging/platform.yaml", "path: ./gitops/platform/traefik\n", "path: ./gitops/platform/traefic\n")
+				testutil.Edit(t, root, "overlays/staging/platform.yaml", "path: ./gitops/platform/traefik\n", "path: ./gitops/platform/traefic\n")
 			},
 			want:  manifest.Finding{File: "overlays/staging/platform.yaml", Line: 41, Object: "Kustomization/flux-system/platform-traefik", Field: "spec.path"},
 			msg:   `"./gitops/platform/traefic" does not exist`,
@@ -443,7 +410,7 @@ func TestFindings(t *testing.T) {
 			name: "substitution variable not set",
 			env:  "local",
 			breakIt: func(t *testing.T, root string) {
-				edit(t, root, "overlays/local/cluster-vars.env", "CHART_REGISTRY=", "CHART_REGISTRIES=")
+				testutil.Edit(t, root, "overlays/local/cluster-vars.env", "CHART_REGISTRY=", "CHART_REGISTRIES=")
 			},
 			want:  manifest.Finding{File: "gitops/apps/ghillie/app/ocirepository.yaml", Line: 3, Object: "OCIRepository/ghillie/ghillie-chart"},
 			msg:   "CHART_REGISTRY",

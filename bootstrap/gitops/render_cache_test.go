@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/leynos/gitops-local/bootstrap/render"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 func TestRenderCacheKeysAndCopies(t *testing.T) {
@@ -177,8 +178,8 @@ func TestSharedBuildsMatchSeparateBuilds(t *testing.T) {
 	root := copyRepo(t)
 	// Break a directory every environment builds, and one only local
 	// patches, so that failed builds and patch checks share the copy too.
-	edit(t, root, "gitops/apps/ghillie/data/valkey.yaml", "  nodes: 1\n", "  nodes: 1\n\treplicas: 0\n")
-	edit(t, root, "overlays/local/ghillie.yaml", "        kind: Valkey\n        name: ghillie-valkey\n", "        kind: Valkey\n        name: ghillie-valkyrie\n")
+	testutil.Edit(t, root, "gitops/apps/ghillie/data/valkey.yaml", "  nodes: 1\n", "  nodes: 1\n\treplicas: 0\n")
+	testutil.Edit(t, root, "overlays/local/ghillie.yaml", "        kind: Valkey\n        name: ghillie-valkey\n", "        kind: Valkey\n        name: ghillie-valkyrie\n")
 	envs, err := Environments(root)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
 // Package testutil holds what the project's tests share: copying the
-// repository's GitOps tree to change it, and a chart cache seeded with the
+// repository's GitOps tree and editing the copy, and a chart cache seeded with the
 // real upstream chart archives. It is a plain package (not internal) so the
 // CLI's tests can use it too; nothing outside tests imports it.
 package testutil
@@ -7,6 +7,7 @@ package testutil
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
@@ -36,6 +37,23 @@ func CopyRepo(tb testing.TB, repoRoot string) string {
 		CopyTree(tb, filepath.Join(repoRoot, d), filepath.Join(dst, d))
 	}
 	return dst
+}
+
+// Edit replaces the first old with new in the file at root/file (a
+// slash-separated path), failing the test if old is not there.
+func Edit(tb testing.TB, root, file, old, new string) {
+	tb.Helper()
+	p := filepath.Join(root, filepath.FromSlash(file))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		tb.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // ChartArchives is the directory of upstream chart archives, or skips the

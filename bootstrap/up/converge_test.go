@@ -29,22 +29,6 @@ func copyRepo(t testing.TB) string {
 	return testutil.CopyRepo(t, filepath.Join("..", ".."))
 }
 
-// edit replaces old with new in root/file, failing if old is not there.
-func edit(t testing.TB, root, file, old, new string) {
-	t.Helper()
-	p := filepath.Join(root, file)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s does not contain %q", file, old)
-	}
-	if err := os.WriteFile(p, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // stack is a control plane with the operator stand-ins running.
 type stack struct {
 	env  *testenv.Env
@@ -131,7 +115,7 @@ func TestUpConvergesAfterCancel(t *testing.T) {
 	}
 
 	// An invalid change is refused by sync before anything is pushed.
-	edit(t, root, "overlays/local/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
+	testutil.Edit(t, root, "overlays/local/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
 	sum, out, err = s.sync(ctx, t)
 	var invalid *up.InvalidError
 	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "spec.values.image") || !strings.Contains(err.Error(), "tagg") {
@@ -140,11 +124,11 @@ func TestUpConvergesAfterCancel(t *testing.T) {
 	if sum.Artifact != nil {
 		t.Errorf("sync pushed an invalid change: %+v", sum.Artifact)
 	}
-	edit(t, root, "overlays/local/ghillie.yaml", "\n              tagg: oops", "")
+	testutil.Edit(t, root, "overlays/local/ghillie.yaml", "\n              tagg: oops", "")
 
 	// So is an invalid change to an environment that is not deployed here:
 	// the error names the environment, the file, the object and the field.
-	edit(t, root, "overlays/staging/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
+	testutil.Edit(t, root, "overlays/staging/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
 	sum, out, err = s.sync(ctx, t)
 	if !errors.As(err, &invalid) || !slices.Equal(invalid.Environments, []string{"staging"}) {
 		t.Fatalf("sync of an invalid staging overlay: %v, want a validation error about staging\n%s", err, out)
@@ -157,10 +141,10 @@ func TestUpConvergesAfterCancel(t *testing.T) {
 	if sum.Artifact != nil {
 		t.Errorf("sync pushed an invalid staging overlay: %+v", sum.Artifact)
 	}
-	edit(t, root, "overlays/staging/ghillie.yaml", "\n              tagg: oops", "")
+	testutil.Edit(t, root, "overlays/staging/ghillie.yaml", "\n              tagg: oops", "")
 
 	// A changed overlay is pushed and reconciled; the charts are not pushed.
-	edit(t, root, "overlays/local/ghillie.yaml", "GHILLIE_LOG_LEVEL: DEBUG", "GHILLIE_LOG_LEVEL: WARNING")
+	testutil.Edit(t, root, "overlays/local/ghillie.yaml", "GHILLIE_LOG_LEVEL: DEBUG", "GHILLIE_LOG_LEVEL: WARNING")
 	sum, out, err = s.sync(ctx, t)
 	if err != nil {
 		t.Fatalf("sync after an overlay change: %v\n%s", err, out)
@@ -194,14 +178,14 @@ func TestUpReportsFailures(t *testing.T) {
 		{
 			name: "broken overlay",
 			break_: func(t *testing.T, root string) {
-				edit(t, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml", "  - ghillie.yaml\n  - missing.yaml")
+				testutil.Edit(t, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml", "  - ghillie.yaml\n  - missing.yaml")
 			},
 			want: []string{"Kustomization/flux-system/flux-system failed", "missing.yaml"},
 		},
 		{
 			name: "values error in a HelmRelease",
 			break_: func(t *testing.T, root string) {
-				edit(t, root, "overlays/local/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
+				testutil.Edit(t, root, "overlays/local/ghillie.yaml", "              pullPolicy: IfNotPresent", "              pullPolicy: IfNotPresent\n              tagg: oops")
 			},
 			want: []string{"HelmRelease/ghillie/ghillie failed", "tagg"},
 		},
@@ -209,7 +193,7 @@ func TestUpReportsFailures(t *testing.T) {
 			name: "missing CRD",
 			break_: func(t *testing.T, root string) {
 				// No valkey-operator: nothing installs the Valkey CRD.
-				edit(t, root, "overlays/local/ghillie.yaml", "    - name: platform-valkey-operator\n", "")
+				testutil.Edit(t, root, "overlays/local/ghillie.yaml", "    - name: platform-valkey-operator\n", "")
 				dropDocument(t, root, "overlays/local/platform.yaml", "name: platform-valkey-operator\n")
 			},
 			want: []string{"Kustomization/flux-system/ghillie-data failed", "Valkey"},

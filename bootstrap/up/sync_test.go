@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 const probe = `apiVersion: v1
@@ -63,11 +64,11 @@ func TestSyncStreamsChanges(t *testing.T) {
 	}
 
 	writeProbe("one")
-	edit(t, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml", "  - ghillie.yaml\n  - sync-probe.yaml")
+	testutil.Edit(t, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml", "  - ghillie.yaml\n  - sync-probe.yaml")
 	step("add a ConfigMap", "Kustomization/flux-system/flux-system: ConfigMap/flux-system/sync-probe created")
 
 	writeProbe("two")
-	edit(t, root, "overlays/local/ghillie.yaml", "GHILLIE_LOG_LEVEL: DEBUG", "GHILLIE_LOG_LEVEL: WARNING")
+	testutil.Edit(t, root, "overlays/local/ghillie.yaml", "GHILLIE_LOG_LEVEL: DEBUG", "GHILLIE_LOG_LEVEL: WARNING")
 	step("change it and a HelmRelease value",
 		"Kustomization/flux-system/flux-system: ConfigMap/flux-system/sync-probe configured",
 		"Kustomization/flux-system/flux-system: Kustomization/flux-system/ghillie-app configured",
@@ -77,6 +78,6 @@ func TestSyncStreamsChanges(t *testing.T) {
 	if err := os.Remove(filepath.Join(root, "overlays", "local", "sync-probe.yaml")); err != nil {
 		t.Fatal(err)
 	}
-	edit(t, root, "overlays/local/kustomization.yaml", "\n  - sync-probe.yaml", "")
+	testutil.Edit(t, root, "overlays/local/kustomization.yaml", "\n  - sync-probe.yaml", "")
 	step("remove it", "Kustomization/flux-system/flux-system: ConfigMap/flux-system/sync-probe deleted")
 }

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/leynos/gitops-local/bootstrap/progress"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 	"github.com/leynos/gitops-local/bootstrap/up"
 	watchloop "github.com/leynos/gitops-local/bootstrap/watch"
 )
@@ -44,8 +45,8 @@ func newLatencyStack(ctx context.Context, b *testing.B) *latencyStack {
 	b.Helper()
 	root := copyRepo(b)
 	writeFile(b, root, benchProbe, fmt.Sprintf(benchProbeYAML, "start"))
-	edit(b, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml", "  - ghillie.yaml\n  - bench-probe.yaml")
-	edit(b, root, "overlays/local/ghillie.yaml", "            replicaCount: 1\n", "            replicaCount: 1\n"+benchMarker+"start\"\n")
+	testutil.Edit(b, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml", "  - ghillie.yaml\n  - bench-probe.yaml")
+	testutil.Edit(b, root, "overlays/local/ghillie.yaml", "            replicaCount: 1\n", "            replicaCount: 1\n"+benchMarker+"start\"\n")
 	s := newStack(ctx, b, root)
 	if _, out, err := s.up(ctx, b); err != nil {
 		b.Fatalf("up: %v\n%s", err, out)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,20 +31,6 @@ func copyTree(t *testing.T) string {
 	return testutil.CopyRepo(t, repoRoot)
 }
 
-func replaceIn(t *testing.T, file, old, new string) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s does not contain %q", file, old)
-	}
-	if err := os.WriteFile(file, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestValidateCleanRepository(t *testing.T) {
 	env := withChartCache(t)
 	r := run(t, env, "validate", "--repo", repoRoot)
@@ -63,8 +48,8 @@ func TestValidateCleanRepository(t *testing.T) {
 func TestValidateReportsFindings(t *testing.T) {
 	env := withChartCache(t)
 	root := copyTree(t)
-	replaceIn(t, filepath.Join(root, "overlays/staging/ghillie.yaml"), "tag: sha-4f2c1e9", "tag: latest")
-	replaceIn(t, filepath.Join(root, "overlays/staging/ghillie.yaml"), "    - name: platform-secret-store\n", "    - name: platform-secret-stor\n")
+	testutil.Edit(t, root, "overlays/staging/ghillie.yaml", "tag: sha-4f2c1e9", "tag: latest")
+	testutil.Edit(t, root, "overlays/staging/ghillie.yaml", "    - name: platform-secret-store\n", "    - name: platform-secret-stor\n")
 
 	r := run(t, env, "validate", "--repo", root, "staging")
 	if r.code != ExitFindings {
@@ -179,7 +164,7 @@ func TestDiffBase(t *testing.T) {
 	if r.code != ExitOK {
 		t.Fatalf("unchanged tree: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
-	replaceIn(t, filepath.Join(root, "overlays/staging/ghillie.yaml"), "tag: sha-4f2c1e9", "tag: sha-0000000")
+	testutil.Edit(t, root, "overlays/staging/ghillie.yaml", "tag: sha-4f2c1e9", "tag: sha-0000000")
 	r = run(t, env, "diff", "--repo", root, "staging", "--base", "HEAD")
 	if r.code != ExitFindings {
 		t.Fatalf("changed tag: exit %d, stderr %q", r.code, r.stderr)
