@@ -11,11 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-)
 
-// TreePaths are the top-level folders of the repository an environment is
-// built from.
-var TreePaths = []string{"gitops", "overlays", "charts"}
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+)
 
 // RunError is a git command that failed, with what it printed.
 type RunError struct {
@@ -45,8 +43,8 @@ func git(ctx context.Context, repo string, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// Materialize writes the tree (TreePaths) of repo at ref into a new
-// temporary folder and returns it with a function that removes it. The
+// Materialize writes the tree (manifest.PublishedDirs) of repo at ref into
+// a new temporary folder and returns it with a function that removes it. The
 // working tree and index of repo are not touched.
 func Materialize(ctx context.Context, repo, ref string) (dir string, cleanup func() error, err error) {
 	if strings.HasPrefix(ref, "-") {
@@ -66,13 +64,13 @@ func Materialize(ctx context.Context, repo, ref string) (dir string, cleanup fun
 		present[name] = true
 	}
 	var paths []string
-	for _, p := range TreePaths {
+	for _, p := range manifest.PublishedDirs {
 		if present[p] {
 			paths = append(paths, p)
 		}
 	}
 	if len(paths) == 0 {
-		return "", nil, fmt.Errorf("%s has none of %s", ref, strings.Join(TreePaths, ", "))
+		return "", nil, fmt.Errorf("%s has none of %s", ref, strings.Join(manifest.PublishedDirs, ", "))
 	}
 	dir, err = os.MkdirTemp("", "gitops-local-base-")
 	if err != nil {

@@ -54,10 +54,6 @@ const (
 	RootSourceKind = "OCIRepository"
 )
 
-// PublishedDirs are the repository directories pushed to the cluster's
-// source, hence the only ones a Flux Kustomization can reach.
-var PublishedDirs = manifest.PublishedDirs
-
 // Options configures Build.
 type Options struct {
 	// Offline forbids any network access: charts come from the cache only,
@@ -238,7 +234,7 @@ func newWorkTree(repoRoot string) (*workTree, error) {
 		return nil, err
 	}
 	t := &workTree{dir: dir}
-	for _, d := range PublishedDirs {
+	for _, d := range manifest.PublishedDirs {
 		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(dir, d)); err != nil {
 			return t, fmt.Errorf("copy %s: %w", d, err)
 		}

@@ -314,13 +314,7 @@ func TestEphemeralEnvironment(t *testing.T) {
 // temporary one the test may break.
 func copyRepo(t *testing.T) string {
 	t.Helper()
-	dst := t.TempDir()
-	for _, d := range PublishedDirs {
-		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(dst, d)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
+	return testutil.CopyRepo(t, repoRoot)
 }
 
 // TestFindings breaks a copy of the repository in one way per case and

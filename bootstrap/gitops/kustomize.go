@@ -58,7 +58,7 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 	}
 	relDir := b.rel(dirPath)
 	if st, err := os.Stat(dirPath); err != nil || !st.IsDir() {
-		return fail("spec.path", fmt.Sprintf("path %q does not exist in the published directories (%s)", specPath, strings.Join(PublishedDirs, ", ")))
+		return fail("spec.path", fmt.Sprintf("path %q does not exist in the published directories (%s)", specPath, strings.Join(manifest.PublishedDirs, ", ")))
 	}
 
 	u := unstructured.Unstructured{Object: deepCopyMap(ks.Object)}
