@@ -93,35 +93,38 @@ func (b *builder) loadArchive(ctx context.Context, p string) (*loadedChart, erro
 	}
 	data, err := os.ReadFile(p)
 	if err != nil {
-		_, err = render.LoadChart(p)
-		return nil, err
+		return nil, loadError(p, err)
 	}
 	sum := sha256.Sum256(data)
 	digest := hex.EncodeToString(sum[:])
-	load := func() (*loadedChart, bool) {
+	load := func() (*loadedChart, error) {
 		ch, err := loader.LoadArchive(bytes.NewReader(data))
 		if err != nil {
-			return nil, false
+			return nil, loadError(p, err)
 		}
-		return &loadedChart{chart: ch, digest: digest}, true
+		return &loadedChart{chart: ch, digest: digest}, nil
 	}
 	var lc *loadedChart
-	var ok bool
 	if b.opts.Renders != nil {
-		lc, ok = b.opts.Renders.charts.do(ctx, digest, load)
+		lc, err = b.opts.Renders.charts.do(ctx, digest, load)
 	} else {
-		lc, ok = load()
+		lc, err = load()
 	}
-	if !ok {
-		// Load it by its path for the loader's own error.
-		ch, err := render.LoadChart(p)
-		if err != nil {
-			return nil, err
-		}
-		lc = &loadedChart{chart: ch, digest: digest}
+	if err != nil {
+		return nil, err
 	}
 	b.setChart(p, lc)
 	return lc, nil
+}
+
+// loadError is the error of loading the chart archive at p, which failed
+// with err: Helm's own, loading it by its path, for its clearer messages
+// (not a chart archive, not gzip).
+func loadError(p string, err error) error {
+	if _, lerr := render.LoadChart(p); lerr != nil {
+		return lerr
+	}
+	return fmt.Errorf("load chart %q: %w", p, err)
 }
 
 // chart returns the chart this build loaded from p, if it did.

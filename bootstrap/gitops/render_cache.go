@@ -42,24 +42,13 @@ type RenderCache struct {
 // tree returns the working copy of repoRoot the builds of the run share,
 // copying it for the first build.
 func (c *RenderCache) tree(ctx context.Context, repoRoot string) (*workTree, error) {
-	var err error
-	t, ok := c.trees.do(ctx, repoRoot, func() (*workTree, bool) {
-		var t *workTree
-		if t, err = newWorkTree(repoRoot); err != nil {
-			if t != nil {
-				os.RemoveAll(t.dir)
-			}
-			return nil, false
+	return c.trees.do(ctx, repoRoot, func() (*workTree, error) {
+		t, err := newWorkTree(repoRoot)
+		if err != nil && t != nil {
+			os.RemoveAll(t.dir)
 		}
-		return t, true
+		return t, err
 	})
-	if !ok {
-		if err == nil {
-			err = ctx.Err()
-		}
-		return nil, err
-	}
-	return t, nil
 }
 
 // Close removes the working copies the builds of a run shared; the next
@@ -78,7 +67,7 @@ func (c *RenderCache) Close() error {
 		default:
 			continue // still being copied: a build is using the cache
 		}
-		if call.ok {
+		if call.err == nil {
 			if err := os.RemoveAll(call.v.dir); err != nil {
 				errs = append(errs, err)
 			}
@@ -114,7 +103,7 @@ func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 // render returns the render of key, calling fn for it unless another build
 // has rendered it or is rendering it (then it waits for that one). A failed
 // render is not remembered: each caller meets the failure itself. The result
-// is a deep copy, which the caller may change.
+// is the caller's own (the render, or a deep copy of it), which it may change.
 func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render.Result, error)) (*render.Result, map[string]string, error) {
 	if c == nil {
 		res, err := fn()
@@ -123,19 +112,22 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 		}
 		return res, templateSources(res.Manifest), nil
 	}
-	var err error
-	e, ok := c.renders.do(ctx, key, func() (*renderEntry, bool) {
-		var res *render.Result
-		if res, err = fn(); err != nil {
-			return nil, false
+	// The build that renders keeps its own result; the cache keeps a copy
+	// for the builds that come later.
+	var own *render.Result
+	e, err := c.renders.do(ctx, key, func() (*renderEntry, error) {
+		res, err := fn()
+		if err != nil {
+			return nil, err
 		}
-		return &renderEntry{res: copyResult(res), sources: templateSources(res.Manifest)}, true
+		own = res
+		return &renderEntry{res: copyResult(res), sources: templateSources(res.Manifest)}, nil
 	})
-	if !ok {
-		if err == nil {
-			err = ctx.Err()
-		}
+	if err != nil {
 		return nil, nil, err
+	}
+	if own != nil {
+		return own, e.sources, nil
 	}
 	return copyResult(e.res), e.sources, nil
 }
@@ -151,12 +143,13 @@ type flight[V any] struct {
 type call[V any] struct {
 	done chan struct{}
 	v    V
-	ok   bool
+	err  error
 }
 
 // do returns the value of key, computing it with fn if no other caller has.
-// It reports false when fn failed (or ctx ended while waiting).
-func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, bool)) (V, bool) {
+// It returns fn's error when fn failed, and ctx's when ctx ended while
+// waiting for another caller.
+func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, error)) (V, error) {
 	for {
 		f.mu.Lock()
 		if f.m == nil {
@@ -169,23 +162,23 @@ func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, bool)) (V,
 		}
 		f.mu.Unlock()
 		if !found {
-			c.v, c.ok = fn()
-			if !c.ok {
+			c.v, c.err = fn()
+			if c.err != nil {
 				f.mu.Lock()
 				delete(f.m, key)
 				f.mu.Unlock()
 			}
 			close(c.done)
-			return c.v, c.ok
+			return c.v, c.err
 		}
 		select {
 		case <-c.done:
 		case <-ctx.Done():
 			var zero V
-			return zero, false
+			return zero, ctx.Err()
 		}
-		if c.ok {
-			return c.v, true
+		if c.err == nil {
+			return c.v, nil
 		}
 		// The other caller failed: try ourselves, as if alone.
 	}
