@@ -70,13 +70,13 @@ func NewChecker() (*Checker, error) {
 // Check runs every check over one environment's objects, given the CRDs the
 // environment installs, and returns the findings, sorted. env names the
 // environment in each finding.
-func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) ([]manifest.Finding, error) {
+func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) []manifest.Finding {
 	return c.check(ctx, env, objs, crds, nil)
 }
 
 // check is Check, sharing work with the other environments of a run
 // through memo (nil: no sharing).
-func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) ([]manifest.Finding, error) {
+func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) []manifest.Finding {
 	schemaIx, findings := c.schemas.index(crds, memo)
 	for i := range findings {
 		findings[i].Environment = env
@@ -97,5 +97,5 @@ func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object,
 	findings = append(findings, checkDuplicates(env, objs)...)
 	findings = append(findings, checkCycles(env, objs)...)
 	manifest.SortFindings(findings)
-	return findings, nil
+	return findings
 }

@@ -242,11 +242,7 @@ spec:
 
 func checkStream(t *testing.T, env, stream string) []manifest.Finding {
 	t.Helper()
-	fs, err := testChecker(t).Check(context.Background(), env, objects(t, "env.yaml", stream), crds(t, append(esoCRDs(), testCRD)...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fs
+	return testChecker(t).Check(context.Background(), env, objects(t, "env.yaml", stream), crds(t, append(esoCRDs(), testCRD)...))
 }
 
 func TestBaseIsClean(t *testing.T) {

@@ -68,11 +68,7 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 			if err != nil {
 				return fmt.Errorf("building %s: %w", name, err)
 			}
-			fs, err := c.checkEnvironment(gctx, env, memo)
-			if err != nil {
-				return err
-			}
-			results[i] = fs
+			results[i] = c.checkEnvironment(gctx, env, memo)
 			return nil
 		})
 	}
@@ -88,15 +84,12 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 
 // CheckEnvironment checks a built environment and returns the build's
 // findings with the checks' own, sorted, each reported once.
-func (c *Checker) CheckEnvironment(ctx context.Context, env *gitops.Environment) ([]manifest.Finding, error) {
+func (c *Checker) CheckEnvironment(ctx context.Context, env *gitops.Environment) []manifest.Finding {
 	return c.checkEnvironment(ctx, env, nil)
 }
 
-func (c *Checker) checkEnvironment(ctx context.Context, env *gitops.Environment, memo *runMemo) ([]manifest.Finding, error) {
-	fs, err := c.check(ctx, env.Name, env.Objects, env.CRDs, memo)
-	if err != nil {
-		return nil, err
-	}
+func (c *Checker) checkEnvironment(ctx context.Context, env *gitops.Environment, memo *runMemo) []manifest.Finding {
+	fs := c.check(ctx, env.Name, env.Objects, env.CRDs, memo)
 	out := make([]manifest.Finding, 0, len(env.Findings)+len(fs))
 	for _, f := range env.Findings {
 		if f.Environment == "" {
@@ -113,7 +106,7 @@ func (c *Checker) checkEnvironment(ctx context.Context, env *gitops.Environment,
 		}
 	}
 	manifest.SortFindings(out)
-	return out, nil
+	return out
 }
 
 // coveredBy reports whether one of the build's findings is about the same
