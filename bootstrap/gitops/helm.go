@@ -21,6 +21,7 @@ import (
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
@@ -172,16 +173,15 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for _, r := range releases {
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
+		g.Go(func() error {
 			r.objs = b.renderHelmRelease(ctx, r.hr, index)
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait() // renders report their problems as findings, never as errors
 
 	clusterScoped := clusterScopedKinds(b.blocks)
 	for _, r := range releases {
