@@ -149,27 +149,20 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 	var tree *workTree
 	if opts.Renders != nil {
 		tree, err = opts.Renders.tree(ctx, repoRoot)
-	} else {
-		tree, err = newWorkTree(repoRoot)
-		if tree != nil {
-			defer os.RemoveAll(tree.dir)
-		}
+	} else if tree, err = newWorkTree(repoRoot); err == nil {
+		defer os.RemoveAll(tree.dir)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", env, err)
 	}
 
 	b := &builder{
-		repoRoot:     repoRoot,
-		work:         tree.dir,
-		customSchema: tree.customSchema,
-		env:          env,
-		opts:         opts,
-		lines:        map[string][]docLine{},
-		charts:       map[string]*loadedChart{},
-	}
-	if opts.Renders != nil {
-		b.treeMu = &tree.mu
+		repoRoot: repoRoot,
+		tree:     tree,
+		env:      env,
+		opts:     opts,
+		lines:    map[string][]docLine{},
+		charts:   map[string]*loadedChart{},
 	}
 	b.vars = b.readVars()
 	for k, v := range opts.Vars {
@@ -194,13 +187,12 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 // builder carries one Build.
 type builder struct {
 	repoRoot string
-	work     string
-	// customSchema: some kustomization declares `openapi:`, so every build
-	// must reset kustomize's schema (see secureBuild).
-	customSchema bool
-	env          string
-	opts         Options
-	vars         map[string]string
+	// tree is the working copy kustomize runs in, shared by the builds of
+	// a run: hold its lock while writing to it and reading from it.
+	tree *workTree
+	env  string
+	opts Options
+	vars map[string]string
 
 	blocks []*block
 	lines  map[string][]docLine
@@ -211,9 +203,6 @@ type builder struct {
 	charts   map[string]*loadedChart
 	// kube serves the cluster-vars ConfigMap to post-build substitution.
 	kube client.Client
-	// treeMu, when the working copy is shared, is held while a build
-	// writes to it and reads from it.
-	treeMu *sync.Mutex
 }
 
 // workTree is a working copy of a repository's published directories.
@@ -226,8 +215,7 @@ type workTree struct {
 }
 
 // newWorkTree copies the published directories of repoRoot into a new
-// temporary directory. On a copy error it returns the tree, for removal,
-// with the error.
+// temporary directory; on an error nothing is left behind.
 func newWorkTree(repoRoot string) (*workTree, error) {
 	dir, err := os.MkdirTemp("", "gitops-local-build-*")
 	if err != nil {
@@ -236,7 +224,8 @@ func newWorkTree(repoRoot string) (*workTree, error) {
 	t := &workTree{dir: dir}
 	for _, d := range manifest.PublishedDirs {
 		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(dir, d)); err != nil {
-			return t, fmt.Errorf("copy %s: %w", d, err)
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("copy %s: %w", d, err)
 		}
 	}
 	t.customSchema = declaresOpenAPI(dir)

@@ -52,7 +52,7 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		return nil
 	}
 	specPath, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
-	dirPath, err := securejoin.SecureJoin(b.work, specPath)
+	dirPath, err := securejoin.SecureJoin(b.tree.dir, specPath)
 	if err != nil {
 		return fail("spec.path", fmt.Sprintf("path %q: %v", specPath, err))
 	}
@@ -144,15 +144,13 @@ type buildFailure struct {
 // restores the directory. The working copy may be shared with the other
 // builds of a run, so all of this happens under its lock.
 func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructured, dirPath, relDir string) (resmap.ResMap, *buildFailure) {
-	if b.treeMu != nil {
-		b.treeMu.Lock()
-		defer b.treeMu.Unlock()
-	}
+	b.tree.mu.Lock()
+	defer b.tree.mu.Unlock()
 	// What the dir's own kustomization.yaml patches, before the generator
 	// adds the Flux Kustomization's patches to it.
 	ownKus, ownFile := readKustomizationFile(dirPath)
 
-	gen := fluxkustomize.NewGenerator(b.work, u)
+	gen := fluxkustomize.NewGenerator(b.tree.dir, u)
 	action, err := gen.WriteFile(dirPath, fluxkustomize.WithSaveOriginalKustomization())
 	if err != nil {
 		return nil, &buildFailure{field: "spec", message: fmt.Sprintf("generate kustomization for %s: %v", relDir, err)}
@@ -161,7 +159,7 @@ func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructur
 
 	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
 
-	m, err := secureBuild(b.work, dirPath, b.customSchema)
+	m, err := secureBuild(b.tree.dir, dirPath, b.tree.customSchema)
 	if err != nil {
 		if n := b.reportMalformedYAML(dirPath, ks.Ref()); n > 0 {
 			return nil, &buildFailure{reported: true}
@@ -259,7 +257,7 @@ func (b *builder) checkPatchTargets(ks manifest.Object, dirPath string, own *kus
 	if err := os.WriteFile(kfile, bare, 0o644); err != nil {
 		return
 	}
-	m, buildErr := secureBuild(b.work, dirPath, b.customSchema)
+	m, buildErr := secureBuild(b.tree.dir, dirPath, b.tree.customSchema)
 	if err := os.WriteFile(kfile, generated, 0o644); err != nil || buildErr != nil {
 		return
 	}
@@ -477,7 +475,7 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 		}
 		for _, r := range refs {
 			p := filepath.Join(dir, filepath.FromSlash(r))
-			if !strings.HasPrefix(p, b.work) {
+			if !strings.HasPrefix(p, b.tree.dir) {
 				continue
 			}
 			st, err := os.Stat(p)
@@ -497,7 +495,7 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 // rel returns p relative to the build's copy of the repository, with
 // slashes: a repository-relative path.
 func (b *builder) rel(p string) string {
-	r, err := filepath.Rel(b.work, p)
+	r, err := filepath.Rel(b.tree.dir, p)
 	if err != nil {
 		return filepath.ToSlash(p)
 	}
@@ -506,7 +504,7 @@ func (b *builder) rel(p string) string {
 
 // scrub removes the build's temporary directory from an error message.
 func (b *builder) scrub(err error) string {
-	return strings.ReplaceAll(err.Error(), b.work+string(filepath.Separator), "")
+	return strings.ReplaceAll(err.Error(), b.tree.dir+string(filepath.Separator), "")
 }
 
 func removeAnnotation(u *unstructured.Unstructured, key string) {

@@ -42,13 +42,7 @@ type RenderCache struct {
 // tree returns the working copy of repoRoot the builds of the run share,
 // copying it for the first build.
 func (c *RenderCache) tree(ctx context.Context, repoRoot string) (*workTree, error) {
-	return c.trees.do(ctx, repoRoot, func() (*workTree, error) {
-		t, err := newWorkTree(repoRoot)
-		if err != nil && t != nil {
-			os.RemoveAll(t.dir)
-		}
-		return t, err
-	})
+	return c.trees.do(ctx, repoRoot, func() (*workTree, error) { return newWorkTree(repoRoot) })
 }
 
 // Close removes the working copies the builds of a run shared; the next
