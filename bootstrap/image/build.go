@@ -52,15 +52,16 @@ func Build(ctx context.Context, eng Engine, opts BuildOptions) (string, error) {
 	if tag == "" {
 		tag = Local
 	}
-	// Check the inputs before opening a build: Context checks every path
-	// before writing anything.
-	if err := Context(ctx, io.Discard, opts.RepoRoot, opts.AppSrc); err != nil {
+	// Check the inputs before opening a build: collecting the entries
+	// checks every path, and leaves only the files' contents to stream.
+	entries, err := collect(ctx, opts.RepoRoot, opts.AppSrc)
+	if err != nil {
 		return "", err
 	}
 	pr, pw := io.Pipe()
 	ctxErr := make(chan error, 1)
 	go func() {
-		err := Context(ctx, pw, opts.RepoRoot, opts.AppSrc)
+		err := write(ctx, pw, entries)
 		pw.CloseWithError(err)
 		ctxErr <- err
 	}()
