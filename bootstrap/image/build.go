@@ -22,10 +22,15 @@ const Local = "ghillie:local"
 // Engine is the part of the Docker Engine API building and tagging need.
 // *client.Client has it.
 type Engine interface {
+	Inspector
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
-	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
 	ImageTag(ctx context.Context, source, target string) error
+}
+
+// Inspector is the part of the Docker Engine API that reads a local image.
+type Inspector interface {
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 }
 
 // BuildOptions say what to build.
@@ -127,7 +132,7 @@ func Tag(ctx context.Context, eng Engine, ref, tag string, output io.Writer) (st
 
 // Exists returns the ID of a local image, or an error saying how to get
 // one when Docker does not have it.
-func Exists(ctx context.Context, eng Engine, ref string) (string, error) {
+func Exists(ctx context.Context, eng Inspector, ref string) (string, error) {
 	img, err := eng.ImageInspect(ctx, ref)
 	if cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("image %s is not in Docker: build it with --app-src, or pass a prebuilt one with --image", ref)
