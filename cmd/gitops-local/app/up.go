@@ -85,9 +85,6 @@ func newUpCmd(streams Streams, global *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// runner is up.Run or up.Sync.
-type runner func(context.Context, *progress.Reporter, up.Options) (*up.Summary, error)
-
 const syncLong = `One round of the inner loop on a cluster 'gitops-local up' has prepared:
 validate every environment offline (as 'gitops-local validate' does) and
 refuse an invalid change before anything is pushed, naming the environment,
@@ -109,7 +106,7 @@ func newSyncCmd(streams Streams, global *globalOptions) *cobra.Command {
 		Long:  syncLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, streams, up.Sync)
+			return opts.run(cmd, streams)
 		},
 	}
 	opts.flags(cmd)
@@ -125,12 +122,13 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	f.BoolVar(&o.offline, "offline", false, "never pull charts: use only the local chart cache")
 }
 
-func (o *upOptions) run(cmd *cobra.Command, streams Streams, do runner) error {
+// run is sync: one round on the cluster up has prepared.
+func (o *upOptions) run(cmd *cobra.Command, streams Streams) error {
 	opts, err := o.prepare(cmd.Context())
 	if err != nil {
 		return err
 	}
-	return o.execute(cmd.Context(), streams, opts, do)
+	return o.execute(cmd.Context(), streams, opts)
 }
 
 // prepare finds the cluster up has prepared (creating nothing) and reads
@@ -314,11 +312,12 @@ type upSummary struct {
 	*up.Summary
 }
 
-// execute runs up or sync and prints the outcome.
-func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Options, do runner) error {
+// execute runs one sync round (sync, and each round of watch) and prints
+// the outcome.
+func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Options) error {
 	rep := progress.New(streams.ErrOut, o.global.verbose)
 	opts.Log = rep
-	sum, runErr := do(ctx, rep, opts)
+	sum, runErr := up.Sync(ctx, rep, opts)
 	return o.report(streams, &upSummary{Summary: sum}, runErr)
 }
 
