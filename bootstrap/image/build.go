@@ -33,6 +33,16 @@ type Inspector interface {
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 }
 
+// NewClient returns a client of the environment's Docker engine
+// (DOCKER_HOST and the like), speaking the API version the engine offers.
+func NewClient() (*client.Client, error) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("configuring the Docker client: %w", err)
+	}
+	return c, nil
+}
+
 // BuildOptions say what to build.
 type BuildOptions struct {
 	// RepoRoot is this repository (the Dockerfile and docker/).

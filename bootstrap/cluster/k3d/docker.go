@@ -47,9 +47,9 @@ type dockerEngine struct {
 }
 
 func newDockerEngine(log progress.Logger) (*dockerEngine, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := image.NewClient()
 	if err != nil {
-		return nil, fmt.Errorf("configuring the Docker client: %w", err)
+		return nil, err
 	}
 	// k3d logs through logrus at info level; its lines are detail here.
 	k3dlog.Log().SetLevel(logrus.InfoLevel)

@@ -260,50 +260,37 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 
 // imageSteps are the steps that make ghillie:local in Docker.
 func (o *upOptions) imageSteps(root string, log progress.Logger) []progress.Step {
-	if o.skipBuild {
-		return []progress.Step{{Name: "Find " + image.Local + " in Docker", Run: func(ctx context.Context) error {
-			eng, err := dockerClient()
+	// step is a step that runs f with a client of the Docker engine.
+	step := func(name string, f func(ctx context.Context, eng *client.Client) error) []progress.Step {
+		return []progress.Step{{Name: name, Run: func(ctx context.Context) error {
+			eng, err := image.NewClient()
 			if err != nil {
 				return err
 			}
 			defer eng.Close()
-			_, err = image.Exists(ctx, eng, image.Local)
-			return err
+			return f(ctx, eng)
 		}}}
+	}
+	if o.skipBuild {
+		return step("Find "+image.Local+" in Docker", func(ctx context.Context, eng *client.Client) error {
+			_, err := image.Exists(ctx, eng, image.Local)
+			return err
+		})
 	}
 	var out io.Writer
 	if o.global.verbose {
 		out = progress.DetailWriter(log, "")
 	}
 	if o.image != "" {
-		return []progress.Step{{Name: "Tag " + o.image + " as " + image.Local, Run: func(ctx context.Context) error {
-			eng, err := dockerClient()
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			_, err = image.Tag(ctx, eng, o.image, image.Local, out)
+		return step("Tag "+o.image+" as "+image.Local, func(ctx context.Context, eng *client.Client) error {
+			_, err := image.Tag(ctx, eng, o.image, image.Local, out)
 			return err
-		}}}
+		})
 	}
-	return []progress.Step{{Name: "Build " + image.Local + " from " + o.appSrc, Run: func(ctx context.Context) error {
-		eng, err := dockerClient()
-		if err != nil {
-			return err
-		}
-		defer eng.Close()
-		_, err = image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
+	return step("Build "+image.Local+" from "+o.appSrc, func(ctx context.Context, eng *client.Client) error {
+		_, err := image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
 		return err
-	}}}
-}
-
-// dockerClient talks to the Docker engine of the environment.
-func dockerClient() (*client.Client, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil, fmt.Errorf("configuring the Docker client: %w", err)
-	}
-	return c, nil
+	})
 }
 
 // upSummary is up's -o json output: the cluster and what up did on it.
