@@ -9,7 +9,6 @@ import (
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/cluster"
@@ -165,9 +164,9 @@ func (o *upOptions) checkFlags() error {
 
 // options are up's options for the repository at root and cluster c.
 func (o *upOptions) options(root string, c *cluster.Cluster) (up.Options, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	cfg, err := restConfig(c.Kubeconfig)
 	if err != nil {
-		return up.Options{}, fmt.Errorf("reading kubeconfig %s: %w", c.Kubeconfig, err)
+		return up.Options{}, err
 	}
 	dir, err := chartcache.DefaultDir(o.global.lookupEnv)
 	if err != nil {
