@@ -22,10 +22,25 @@ const Local = "ghillie:local"
 // Engine is the part of the Docker Engine API building and tagging need.
 // *client.Client has it.
 type Engine interface {
+	Inspector
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
-	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
 	ImageTag(ctx context.Context, source, target string) error
+}
+
+// Inspector is the part of the Docker Engine API that reads a local image.
+type Inspector interface {
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+}
+
+// NewClient returns a client of the environment's Docker engine
+// (DOCKER_HOST and the like), speaking the API version the engine offers.
+func NewClient() (*client.Client, error) {
+	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("configuring the Docker client: %w", err)
+	}
+	return c, nil
 }
 
 // BuildOptions say what to build.
@@ -52,15 +67,16 @@ func Build(ctx context.Context, eng Engine, opts BuildOptions) (string, error) {
 	if tag == "" {
 		tag = Local
 	}
-	// Check the inputs before opening a build: Context checks every path
-	// before writing anything.
-	if err := Context(ctx, io.Discard, opts.RepoRoot, opts.AppSrc); err != nil {
+	// Check the inputs before opening a build: collecting the entries
+	// checks every path, and leaves only the files' contents to stream.
+	entries, err := collect(ctx, opts.RepoRoot, opts.AppSrc)
+	if err != nil {
 		return "", err
 	}
 	pr, pw := io.Pipe()
 	ctxErr := make(chan error, 1)
 	go func() {
-		err := Context(ctx, pw, opts.RepoRoot, opts.AppSrc)
+		err := write(ctx, pw, entries)
 		pw.CloseWithError(err)
 		ctxErr <- err
 	}()
@@ -126,7 +142,7 @@ func Tag(ctx context.Context, eng Engine, ref, tag string, output io.Writer) (st
 
 // Exists returns the ID of a local image, or an error saying how to get
 // one when Docker does not have it.
-func Exists(ctx context.Context, eng Engine, ref string) (string, error) {
+func Exists(ctx context.Context, eng Inspector, ref string) (string, error) {
 	img, err := eng.ImageInspect(ctx, ref)
 	if cerrdefs.IsNotFound(err) {
 		return "", fmt.Errorf("image %s is not in Docker: build it with --app-src, or pass a prebuilt one with --image", ref)

@@ -76,13 +76,24 @@ type entry struct {
 // repoRoot) and refused otherwise. Every path is checked before anything is
 // written, so a refused tree leaves w untouched.
 func Context(ctx context.Context, w io.Writer, repoRoot, appSrc string) error {
-	app, err := openTree("app source", appSrc, "a Ghillie checkout", appRequired)
+	entries, err := collect(ctx, repoRoot, appSrc)
 	if err != nil {
 		return err
 	}
+	return write(ctx, w, entries)
+}
+
+// collect opens both trees and returns the entries of the context Context
+// writes, sorted by name. It does every check that can refuse the inputs,
+// so that writing the entries can fail only on reading a file.
+func collect(ctx context.Context, repoRoot, appSrc string) ([]entry, error) {
+	app, err := openTree("app source", appSrc, "a Ghillie checkout", appRequired)
+	if err != nil {
+		return nil, err
+	}
 	repo, err := openTree("repository root", repoRoot, "the gitops-local repository", repoRequired)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	var entries []entry
@@ -93,7 +104,7 @@ func Context(ctx context.Context, w io.Writer, repoRoot, appSrc string) error {
 		c := collector{ctx: ctx, root: t.root, ancestors: map[string]bool{}}
 		for _, p := range t.paths {
 			if err := c.add(p, filepath.Join(t.root, filepath.FromSlash(p))); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		entries = append(entries, c.entries...)
@@ -102,12 +113,11 @@ func Context(ctx context.Context, w io.Writer, repoRoot, appSrc string) error {
 	sort.Slice(entries, func(i, j int) bool { return entries[i].name < entries[j].name })
 	for i := 1; i < len(entries); i++ {
 		if entries[i].name == entries[i-1].name {
-			return fmt.Errorf("build context: %s appears twice (from %s and %s)",
+			return nil, fmt.Errorf("build context: %s appears twice (from %s and %s)",
 				entries[i].name, entries[i-1].source, entries[i].source)
 		}
 	}
-
-	return write(ctx, w, entries)
+	return entries, nil
 }
 
 // openTree resolves root to an absolute path with symbolic links evaluated

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 	k3dclient "github.com/k3d-io/k3d/v5/pkg/client"
 	"github.com/k3d-io/k3d/v5/pkg/config"
@@ -24,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
@@ -47,9 +47,9 @@ type dockerEngine struct {
 }
 
 func newDockerEngine(log progress.Logger) (*dockerEngine, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	c, err := image.NewClient()
 	if err != nil {
-		return nil, fmt.Errorf("configuring the Docker client: %w", err)
+		return nil, err
 	}
 	// k3d logs through logrus at info level; its lines are detail here.
 	k3dlog.Log().SetLevel(logrus.InfoLevel)
@@ -135,14 +135,7 @@ func (d *dockerEngine) Kubeconfig(ctx context.Context, c *k3d.Cluster) ([]byte, 
 }
 
 func (d *dockerEngine) ImageID(ctx context.Context, ref string) (string, error) {
-	img, err := d.docker.ImageInspect(ctx, ref)
-	if cerrdefs.IsNotFound(err) {
-		return "", fmt.Errorf("image %s is not in Docker: build it (drop --skip-build) or pass --image: %w", ref, err)
-	}
-	if err != nil {
-		return "", fmt.Errorf("inspecting image %s: %w", ref, err)
-	}
-	return img.ID, nil
+	return image.Exists(ctx, d.docker, ref)
 }
 
 func (d *dockerEngine) Import(ctx context.Context, c *k3d.Cluster, refs []string) error {

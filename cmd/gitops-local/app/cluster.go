@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
@@ -101,23 +102,37 @@ func userKubeconfig(lookupEnv func(string) (string, bool)) string {
 	return ""
 }
 
-// kubeconfigFor returns the kubeconfig of the cluster a read-only command
-// (status, logs) looks at: --kubeconfig, else the k3d cluster's own, and
-// that cluster when it is gitops-local's.
-func kubeconfigFor(ctx context.Context, global *globalOptions) (string, *cluster.Cluster, error) {
+// clusterConfig finds the cluster a read-only command (status, logs) looks
+// at and reads its kubeconfig: --kubeconfig, else the k3d cluster
+// --cluster's own, and then that cluster is returned too.
+func clusterConfig(ctx context.Context, global *globalOptions) (*rest.Config, *cluster.Cluster, error) {
 	if global.kubeconfig != "" {
-		return global.kubeconfig, nil, nil
+		cfg, err := restConfig(global.kubeconfig)
+		return cfg, nil, err
 	}
 	p, err := newK3d(global, k3d.Options{Log: progress.Discard})
 	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
 	c, err := p.Get(ctx)
 	if errors.Is(err, cluster.ErrNotFound) {
-		return "", nil, errors.New("no k3d cluster " + `"` + global.cluster + `"` + ": run gitops-local up, or pass --kubeconfig for another cluster")
+		return nil, nil, errors.New("no k3d cluster " + `"` + global.cluster + `"` + ": run gitops-local up, or pass --kubeconfig for another cluster")
 	}
 	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
-	return c.Kubeconfig, c, nil
+	cfg, err := restConfig(c.Kubeconfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, c, nil
+}
+
+// restConfig reads the kubeconfig at path.
+func restConfig(path string) (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("reading kubeconfig %s: %w", path, err)
+	}
+	return cfg, nil
 }

@@ -1,15 +1,12 @@
 package app
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/logs"
 	"github.com/leynos/gitops-local/bootstrap/progress"
@@ -83,7 +80,7 @@ func (o *logsOptions) run(cmd *cobra.Command, streams Streams) error {
 	if o.flux && o.container != "" {
 		return errors.New("--container chooses among the app's containers: it does not combine with --flux")
 	}
-	cfg, err := clusterConfig(cmd.Context(), o.global)
+	cfg, _, err := clusterConfig(cmd.Context(), o.global)
 	if err != nil {
 		return err
 	}
@@ -106,18 +103,4 @@ func (o *logsOptions) run(cmd *cobra.Command, streams Streams) error {
 		return err
 	}
 	return logs.Flux(cmd.Context(), cs, c, logs.FluxOptions{Options: opts, Verbose: o.global.verbose})
-}
-
-// clusterConfig finds the cluster to read: the k3d cluster --cluster, or
-// the one --kubeconfig names.
-func clusterConfig(ctx context.Context, global *globalOptions) (*rest.Config, error) {
-	kubeconfig, _, err := kubeconfigFor(ctx, global)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("reading kubeconfig %s: %w", kubeconfig, err)
-	}
-	return cfg, nil
 }

@@ -6,7 +6,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
 	"github.com/leynos/gitops-local/bootstrap/status"
@@ -45,13 +44,9 @@ func newStatusCmd(streams Streams, global *globalOptions) *cobra.Command {
 }
 
 func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
-	kubeconfig, cl, err := kubeconfigFor(cmd.Context(), o.global)
+	cfg, cl, err := clusterConfig(cmd.Context(), o.global)
 	if err != nil {
 		return err
-	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return fmt.Errorf("reading kubeconfig %s: %w", kubeconfig, err)
 	}
 	url := o.url
 	if url == "" && cl != nil {

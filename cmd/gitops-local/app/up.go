@@ -9,7 +9,6 @@ import (
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/cluster"
@@ -85,9 +84,6 @@ func newUpCmd(streams Streams, global *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// runner is up.Run or up.Sync.
-type runner func(context.Context, *progress.Reporter, up.Options) (*up.Summary, error)
-
 const syncLong = `One round of the inner loop on a cluster 'gitops-local up' has prepared:
 validate every environment offline (as 'gitops-local validate' does) and
 refuse an invalid change before anything is pushed, naming the environment,
@@ -109,7 +105,7 @@ func newSyncCmd(streams Streams, global *globalOptions) *cobra.Command {
 		Long:  syncLong,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return opts.run(cmd, streams, up.Sync)
+			return opts.run(cmd, streams)
 		},
 	}
 	opts.flags(cmd)
@@ -125,12 +121,13 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	f.BoolVar(&o.offline, "offline", false, "never pull charts: use only the local chart cache")
 }
 
-func (o *upOptions) run(cmd *cobra.Command, streams Streams, do runner) error {
+// run is sync: one round on the cluster up has prepared.
+func (o *upOptions) run(cmd *cobra.Command, streams Streams) error {
 	opts, err := o.prepare(cmd.Context())
 	if err != nil {
 		return err
 	}
-	return o.execute(cmd.Context(), streams, opts, do)
+	return o.execute(cmd.Context(), streams, opts)
 }
 
 // prepare finds the cluster up has prepared (creating nothing) and reads
@@ -167,9 +164,9 @@ func (o *upOptions) checkFlags() error {
 
 // options are up's options for the repository at root and cluster c.
 func (o *upOptions) options(root string, c *cluster.Cluster) (up.Options, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	cfg, err := restConfig(c.Kubeconfig)
 	if err != nil {
-		return up.Options{}, fmt.Errorf("reading kubeconfig %s: %w", c.Kubeconfig, err)
+		return up.Options{}, err
 	}
 	dir, err := chartcache.DefaultDir(o.global.lookupEnv)
 	if err != nil {
@@ -262,50 +259,37 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 
 // imageSteps are the steps that make ghillie:local in Docker.
 func (o *upOptions) imageSteps(root string, log progress.Logger) []progress.Step {
-	if o.skipBuild {
-		return []progress.Step{{Name: "Find " + image.Local + " in Docker", Run: func(ctx context.Context) error {
-			eng, err := dockerClient()
+	// step is a step that runs f with a client of the Docker engine.
+	step := func(name string, f func(ctx context.Context, eng *client.Client) error) []progress.Step {
+		return []progress.Step{{Name: name, Run: func(ctx context.Context) error {
+			eng, err := image.NewClient()
 			if err != nil {
 				return err
 			}
 			defer eng.Close()
-			_, err = image.Exists(ctx, eng, image.Local)
-			return err
+			return f(ctx, eng)
 		}}}
+	}
+	if o.skipBuild {
+		return step("Find "+image.Local+" in Docker", func(ctx context.Context, eng *client.Client) error {
+			_, err := image.Exists(ctx, eng, image.Local)
+			return err
+		})
 	}
 	var out io.Writer
 	if o.global.verbose {
 		out = progress.DetailWriter(log, "")
 	}
 	if o.image != "" {
-		return []progress.Step{{Name: "Tag " + o.image + " as " + image.Local, Run: func(ctx context.Context) error {
-			eng, err := dockerClient()
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			_, err = image.Tag(ctx, eng, o.image, image.Local, out)
+		return step("Tag "+o.image+" as "+image.Local, func(ctx context.Context, eng *client.Client) error {
+			_, err := image.Tag(ctx, eng, o.image, image.Local, out)
 			return err
-		}}}
+		})
 	}
-	return []progress.Step{{Name: "Build " + image.Local + " from " + o.appSrc, Run: func(ctx context.Context) error {
-		eng, err := dockerClient()
-		if err != nil {
-			return err
-		}
-		defer eng.Close()
-		_, err = image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
+	return step("Build "+image.Local+" from "+o.appSrc, func(ctx context.Context, eng *client.Client) error {
+		_, err := image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
 		return err
-	}}}
-}
-
-// dockerClient talks to the Docker engine of the environment.
-func dockerClient() (*client.Client, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil, fmt.Errorf("configuring the Docker client: %w", err)
-	}
-	return c, nil
+	})
 }
 
 // upSummary is up's -o json output: the cluster and what up did on it.
@@ -314,11 +298,12 @@ type upSummary struct {
 	*up.Summary
 }
 
-// execute runs up or sync and prints the outcome.
-func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Options, do runner) error {
+// execute runs one sync round (sync, and each round of watch) and prints
+// the outcome.
+func (o *upOptions) execute(ctx context.Context, streams Streams, opts up.Options) error {
 	rep := progress.New(streams.ErrOut, o.global.verbose)
 	opts.Log = rep
-	sum, runErr := do(ctx, rep, opts)
+	sum, runErr := up.Sync(ctx, rep, opts)
 	return o.report(streams, &upSummary{Summary: sum}, runErr)
 }
 

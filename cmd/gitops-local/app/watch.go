@@ -48,7 +48,7 @@ func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 				if len(changed) > 0 {
 					fmt.Fprintf(streams.ErrOut, "\nchanged: %s\n", strings.Join(changed, ", "))
 				}
-				return opts.execute(ctx, streams, uopts, up.Sync)
+				return opts.execute(ctx, streams, uopts)
 			}
 			report := func(err error) { fmt.Fprintf(streams.ErrOut, "✗ %v\n", err) }
 			if err := round(ctx, nil); err != nil && ctx.Err() == nil {
