@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -239,17 +241,15 @@ func ReleaseChange(by Ref, before int, latest *helmv2.Snapshot) (Change, bool) {
 }
 
 // objectOf turns an inventory ID ("namespace_name_group_Kind", the format
-// of cli-utils' ObjMetadata) into "Kind/namespace/name".
+// of cli-utils' ObjMetadata) into "Kind/namespace/name" ("Kind/name" when
+// cluster-scoped), as kustomize-controller writes its change set events. An
+// ID that does not parse is returned as it is.
 func objectOf(id string) string {
-	parts := strings.Split(id, "_")
-	if len(parts) != 4 {
+	obj, err := object.ParseObjMetadata(id)
+	if err != nil {
 		return id
 	}
-	ns, name, kind := parts[0], parts[1], parts[3]
-	if ns == "" {
-		return kind + "/" + name
-	}
-	return kind + "/" + ns + "/" + name
+	return ssautils.FmtObjMetadata(obj)
 }
 
 func inventoryIDs(k *kustomizev1.Kustomization) map[string]bool {

@@ -77,6 +77,9 @@ func TestInventoryChanges(t *testing.T) {
 		{"same objects", set("ghillie_a__ConfigMap"), set("ghillie_a__ConfigMap"), nil},
 		{"everything pruned", set("flux-system_ghillie-app_kustomize.toolkit.fluxcd.io_Kustomization"), set(),
 			[]string{"Kustomization/flux-system/ghillie-app deleted"}},
+		{"colon in a name", nil, set("_system__cnpg.manager_rbac.authorization.k8s.io_ClusterRole"),
+			[]string{"ClusterRole/system:cnpg.manager created"}},
+		{"not an inventory ID", nil, set("probe"), []string{"probe created"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
