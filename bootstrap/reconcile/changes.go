@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
@@ -113,7 +114,7 @@ func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error
 		ref := kusRef(k)
 		before, existed := t.kus[ref]
 		now := inventoryIDs(k)
-		if existed && k.Status.LastAppliedRevision == before.revision && sameSet(now, before.inventory) {
+		if existed && k.Status.LastAppliedRevision == before.revision && maps.Equal(now, before.inventory) {
 			continue
 		}
 		if k.Status.LastAppliedRevision == "" && len(now) == 0 {
@@ -237,7 +238,7 @@ func ReleaseChange(by Ref, before int, latest *helmv2.Snapshot) (Change, bool) {
 	if latest.Status != "" && latest.Status != "deployed" {
 		detail += ", " + latest.Status
 	}
-	return Change{By: by, Object: by.Kind + "/" + by.Namespace + "/" + by.Name, Action: action, Detail: detail}, true
+	return Change{By: by, Object: by.String(), Action: action, Detail: detail}, true
 }
 
 // objectOf turns an inventory ID ("namespace_name_group_Kind", the format
@@ -260,18 +261,6 @@ func inventoryIDs(k *kustomizev1.Kustomization) map[string]bool {
 		}
 	}
 	return ids
-}
-
-func sameSet(a, b map[string]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
 }
 
 func kusRef(k *kustomizev1.Kustomization) Ref {
