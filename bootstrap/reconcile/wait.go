@@ -28,10 +28,8 @@ import (
 // has nothing new.
 func Request(ctx context.Context, c client.Client, obj client.Object, now time.Time) (string, error) {
 	token := now.UTC().Format(time.RFC3339Nano)
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: token}}})
-	if err != nil {
-		return "", err
-	}
+	// Maps of strings always encode.
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: token}}})
 	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return "", fmt.Errorf("requesting reconciliation of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
@@ -224,7 +222,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	sources := map[Ref]sourceState{}
 	for i := range ks.Items {
 		k := &ks.Items[i]
-		ref := Ref{Kind: kustomizev1.KustomizationKind, Namespace: k.Namespace, Name: k.Name}
+		ref := kusRef(k)
 		want := Want{Token: opts.Tokens[ref]}
 		src := Ref{Kind: k.Spec.SourceRef.Kind, Namespace: or(k.Spec.SourceRef.Namespace, k.Namespace), Name: k.Spec.SourceRef.Name}
 		// Most Kustomizations share one source: read each once a poll.
@@ -258,7 +256,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	}
 	for i := range hs.Items {
 		h := &hs.Items[i]
-		ref := Ref{Kind: helmv2.HelmReleaseKind, Namespace: h.Namespace, Name: h.Name}
+		ref := helmRef(h)
 		want := Want{Token: opts.Tokens[ref]}
 		switch {
 		case h.Spec.ChartRef != nil:
