@@ -92,9 +92,11 @@ func NewChanges(ctx context.Context, c client.Reader, since time.Time) (*Changes
 	return t, nil
 }
 
-// Observe returns the changes seen since the last call: the Kustomizations'
-// first, then the HelmReleases', each in the API server's order.
-func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error) {
+// Observe returns the changes seen since the last call in the
+// Kustomizations and HelmReleases that res, a Result of Wait or Snapshot,
+// was read from: the Kustomizations' first, then the HelmReleases', each in
+// the API server's order. It reads only events from c.
+func (t *Changes) Observe(ctx context.Context, c client.Reader, res *Result) ([]Change, error) {
 	var out []Change
 	add := func(ch Change) {
 		key := ch.By.String() + " " + ch.String()
@@ -104,13 +106,9 @@ func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error
 		}
 	}
 
-	var ks kustomizev1.KustomizationList
-	if err := c.List(ctx, &ks); err != nil {
-		return nil, fmt.Errorf("listing Kustomizations: %w", err)
-	}
 	var applied []*kustomizev1.Kustomization
-	for i := range ks.Items {
-		k := &ks.Items[i]
+	for i := range res.kustomizations {
+		k := &res.kustomizations[i]
 		ref := kusRef(k)
 		before, existed := t.kus[ref]
 		now := inventoryIDs(k)
@@ -146,12 +144,8 @@ func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error
 		}
 	}
 
-	var hs helmv2.HelmReleaseList
-	if err := c.List(ctx, &hs); err != nil {
-		return out, fmt.Errorf("listing HelmReleases: %w", err)
-	}
-	for i := range hs.Items {
-		h := &hs.Items[i]
+	for i := range res.helmReleases {
+		h := &res.helmReleases[i]
 		if ch, ok := ReleaseChange(helmRef(h), t.helm[helmRef(h)], h.Status.History.Latest()); ok {
 			add(ch)
 		}

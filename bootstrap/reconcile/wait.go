@@ -59,6 +59,10 @@ type Options struct {
 // Result is every object's final status, in dependency order.
 type Result struct {
 	Objects []ObjectResult `json:"objects"`
+
+	// What the poll read, for Changes.Observe.
+	kustomizations []kustomizev1.Kustomization
+	helmReleases   []helmv2.HelmRelease
 }
 
 // ObjectResult is one object's final status.
@@ -215,6 +219,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	if err := c.List(ctx, &ks); err != nil {
 		return nil, false, fmt.Errorf("listing Kustomizations: %w", err)
 	}
+	res.kustomizations = ks.Items
 	type sourceState struct {
 		rev   string
 		ready bool
@@ -254,6 +259,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	if err := c.List(ctx, &hs); err != nil {
 		return nil, false, fmt.Errorf("listing HelmReleases: %w", err)
 	}
+	res.helmReleases = hs.Items
 	for i := range hs.Items {
 		h := &hs.Items[i]
 		ref := helmRef(h)
