@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/reconcile"
 )
 
 // FluxControllers are the controllers whose logs Flux streams: the pods in
@@ -44,18 +45,9 @@ var fluxKinds = []schema.GroupVersionKind{
 	{Group: "source.toolkit.fluxcd.io", Version: "v1", Kind: "Bucket"},
 }
 
-// ObjectRef names a Flux object as the controllers' log lines do.
-type ObjectRef struct {
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace"`
-	Name      string `json:"name"`
-}
-
-func (r ObjectRef) String() string { return r.Kind + "/" + r.Namespace + "/" + r.Name }
-
 // fluxObject is what the ownership walk needs of one object.
 type fluxObject struct {
-	Ref    ObjectRef
+	Ref    reconcile.Ref
 	Labels map[string]string
 }
 
@@ -63,8 +55,8 @@ type fluxObject struct {
 // Kustomization and its source, every object a Kustomization of the
 // environment applied (kustomize-controller's name/namespace labels), and
 // every HelmChart a HelmRelease of the environment made (helm-controller's).
-func ownedObjects(root, rootSource ObjectRef, objs []fluxObject) map[ObjectRef]bool {
-	owned := map[ObjectRef]bool{root: true}
+func ownedObjects(root, rootSource reconcile.Ref, objs []fluxObject) map[reconcile.Ref]bool {
+	owned := map[reconcile.Ref]bool{root: true}
 	if rootSource.Name != "" {
 		owned[rootSource] = true
 	}
@@ -74,8 +66,8 @@ func ownedObjects(root, rootSource ObjectRef, objs []fluxObject) map[ObjectRef]b
 			if owned[o.Ref] {
 				continue
 			}
-			byKustomization := ObjectRef{Kind: "Kustomization", Name: o.Labels[kustomizeNameLabel], Namespace: o.Labels[kustomizeNamespaceLabel]}
-			byRelease := ObjectRef{Kind: "HelmRelease", Name: o.Labels[helmNameLabel], Namespace: o.Labels[helmNamespaceLabel]}
+			byKustomization := reconcile.Ref{Kind: "Kustomization", Name: o.Labels[kustomizeNameLabel], Namespace: o.Labels[kustomizeNamespaceLabel]}
+			byRelease := reconcile.Ref{Kind: "HelmRelease", Name: o.Labels[helmNameLabel], Namespace: o.Labels[helmNamespaceLabel]}
 			if owned[byKustomization] || owned[byRelease] {
 				owned[o.Ref] = true
 				changed = true
@@ -89,12 +81,12 @@ func ownedObjects(root, rootSource ObjectRef, objs []fluxObject) map[ObjectRef]b
 // Kustomization gitops.FluxNamespace/gitops.RootName, its source, and what
 // they manage, directly or through other Kustomizations and HelmReleases.
 // Kinds whose CRDs are not installed are skipped.
-func FluxObjects(ctx context.Context, c client.Reader) ([]ObjectRef, error) {
+func FluxObjects(ctx context.Context, c client.Reader) ([]reconcile.Ref, error) {
 	owned, err := readOwned(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	refs := make([]ObjectRef, 0, len(owned))
+	refs := make([]reconcile.Ref, 0, len(owned))
 	for r := range owned {
 		refs = append(refs, r)
 	}
@@ -102,8 +94,8 @@ func FluxObjects(ctx context.Context, c client.Reader) ([]ObjectRef, error) {
 	return refs, nil
 }
 
-func readOwned(ctx context.Context, c client.Reader) (map[ObjectRef]bool, error) {
-	root := ObjectRef{Kind: "Kustomization", Namespace: gitops.FluxNamespace, Name: gitops.RootName}
+func readOwned(ctx context.Context, c client.Reader) (map[reconcile.Ref]bool, error) {
+	root := reconcile.Ref{Kind: "Kustomization", Namespace: gitops.FluxNamespace, Name: gitops.RootName}
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(fluxKinds[0])
 	if err := c.Get(ctx, client.ObjectKey{Namespace: root.Namespace, Name: root.Name}, u); err != nil {
@@ -112,14 +104,14 @@ func readOwned(ctx context.Context, c client.Reader) (map[ObjectRef]bool, error)
 		}
 		return nil, fmt.Errorf("reading the root Kustomization %s/%s: %w", root.Namespace, root.Name, err)
 	}
-	var rootSource ObjectRef
+	var rootSource reconcile.Ref
 	if kind, _, _ := unstructured.NestedString(u.Object, "spec", "sourceRef", "kind"); kind != "" {
 		name, _, _ := unstructured.NestedString(u.Object, "spec", "sourceRef", "name")
 		ns, _, _ := unstructured.NestedString(u.Object, "spec", "sourceRef", "namespace")
 		if ns == "" {
 			ns = root.Namespace
 		}
-		rootSource = ObjectRef{Kind: kind, Namespace: ns, Name: name}
+		rootSource = reconcile.Ref{Kind: kind, Namespace: ns, Name: name}
 	}
 	var objs []fluxObject
 	for _, gvk := range fluxKinds {
@@ -133,7 +125,7 @@ func readOwned(ctx context.Context, c client.Reader) (map[ObjectRef]bool, error)
 		}
 		for _, item := range list.Items {
 			objs = append(objs, fluxObject{
-				Ref:    ObjectRef{Kind: gvk.Kind, Namespace: item.Namespace, Name: item.Name},
+				Ref:    reconcile.Ref{Kind: gvk.Kind, Namespace: item.Namespace, Name: item.Name},
 				Labels: item.Labels,
 			})
 		}
@@ -167,15 +159,15 @@ func parseEntry(line string) (e entry, ok bool) {
 }
 
 // ref is the object the line is about, or ok false when it names none.
-func (e entry) ref() (ObjectRef, bool) {
+func (e entry) ref() (reconcile.Ref, bool) {
 	kind := e.ControllerKind
 	if kind == "" {
 		kind = e.ReconcilerKind
 	}
 	if kind == "" || e.Name == "" {
-		return ObjectRef{}, false
+		return reconcile.Ref{}, false
 	}
-	return ObjectRef{Kind: kind, Namespace: e.Namespace, Name: e.Name}, true
+	return reconcile.Ref{Kind: kind, Namespace: e.Namespace, Name: e.Name}, true
 }
 
 // time renders ts: Flux writes ISO 8601 strings; zap's default is epoch
@@ -193,7 +185,7 @@ func (e entry) time() string {
 
 // render is the text form of a line: time, level, controller, object,
 // message and error.
-func (e entry) render(controller string, ref ObjectRef) string {
+func (e entry) render(controller string, ref reconcile.Ref) string {
 	level := e.Level
 	if level == "" {
 		level = "-"
@@ -210,16 +202,16 @@ func (e entry) render(controller string, ref ObjectRef) string {
 // it reads the objects again: following, a new Kustomization or HelmRelease
 // shows up in the logs before anything else.
 type fluxFilter struct {
-	read  func(context.Context) (map[ObjectRef]bool, error)
+	read  func(context.Context) (map[reconcile.Ref]bool, error)
 	every time.Duration
 	now   func() time.Time
 
 	mu    sync.Mutex
-	owned map[ObjectRef]bool
+	owned map[reconcile.Ref]bool
 	last  time.Time
 }
 
-func (f *fluxFilter) keep(ctx context.Context, ref ObjectRef) bool {
+func (f *fluxFilter) keep(ctx context.Context, ref reconcile.Ref) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.owned[ref] {
@@ -289,7 +281,7 @@ func Flux(ctx context.Context, cs kubernetes.Interface, c client.Reader, opts Fl
 	if err != nil {
 		return err
 	}
-	filter := &fluxFilter{read: func(ctx context.Context) (map[ObjectRef]bool, error) { return readOwned(ctx, c) },
+	filter := &fluxFilter{read: func(ctx context.Context) (map[reconcile.Ref]bool, error) { return readOwned(ctx, c) },
 		every: 10 * time.Second, now: time.Now, owned: owned, last: time.Now()}
 	if !opts.Follow {
 		filter.read = nil

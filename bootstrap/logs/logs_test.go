@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8stypes "k8s.io/apimachinery/pkg/types"
+
+	"github.com/leynos/gitops-local/bootstrap/reconcile"
 )
 
 const (
@@ -22,7 +24,7 @@ const (
 )
 
 func TestFluxLine(t *testing.T) {
-	owned := map[ObjectRef]bool{
+	owned := map[reconcile.Ref]bool{
 		{Kind: "Kustomization", Namespace: "flux-system", Name: "apps"}:        true,
 		{Kind: "OCIRepository", Namespace: "flux-system", Name: "flux-system"}: true,
 		{Kind: "HelmRelease", Namespace: "ghillie", Name: "db"}:                true,
@@ -70,21 +72,21 @@ func TestOwnedObjects(t *testing.T) {
 		return map[string]string{kustomizeNameLabel: name, kustomizeNamespaceLabel: ns}
 	}
 	hr := map[string]string{helmNameLabel: "db", helmNamespaceLabel: "ghillie"}
-	root := ObjectRef{"Kustomization", "flux-system", "flux-system"}
-	source := ObjectRef{"OCIRepository", "flux-system", "flux-system"}
+	root := reconcile.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "flux-system"}
+	source := reconcile.Ref{Kind: "OCIRepository", Namespace: "flux-system", Name: "flux-system"}
 	objs := []fluxObject{
 		{Ref: source},
-		{Ref: ObjectRef{"Kustomization", "flux-system", "apps"}, Labels: ks("flux-system", "flux-system")},
-		{Ref: ObjectRef{"HelmRepository", "flux-system", "charts"}, Labels: ks("flux-system", "flux-system")},
+		{Ref: reconcile.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "apps"}, Labels: ks("flux-system", "flux-system")},
+		{Ref: reconcile.Ref{Kind: "HelmRepository", Namespace: "flux-system", Name: "charts"}, Labels: ks("flux-system", "flux-system")},
 		// Managed by apps, so ours through it, listed before it is known.
-		{Ref: ObjectRef{"HelmChart", "flux-system", "ghillie-db"}, Labels: hr},
-		{Ref: ObjectRef{"HelmRelease", "ghillie", "db"}, Labels: ks("flux-system", "apps")},
+		{Ref: reconcile.Ref{Kind: "HelmChart", Namespace: "flux-system", Name: "ghillie-db"}, Labels: hr},
+		{Ref: reconcile.Ref{Kind: "HelmRelease", Namespace: "ghillie", Name: "db"}, Labels: ks("flux-system", "apps")},
 		// Not ours: another tree, the right name in the wrong namespace,
 		// no labels.
-		{Ref: ObjectRef{"Kustomization", "team", "theirs"}, Labels: ks("team", "root")},
-		{Ref: ObjectRef{"HelmRelease", "team", "cache"}, Labels: ks("team", "theirs")},
-		{Ref: ObjectRef{"OCIRepository", "team", "x"}, Labels: ks("team", "flux-system")},
-		{Ref: ObjectRef{"GitRepository", "flux-system", "loose"}},
+		{Ref: reconcile.Ref{Kind: "Kustomization", Namespace: "team", Name: "theirs"}, Labels: ks("team", "root")},
+		{Ref: reconcile.Ref{Kind: "HelmRelease", Namespace: "team", Name: "cache"}, Labels: ks("team", "theirs")},
+		{Ref: reconcile.Ref{Kind: "OCIRepository", Namespace: "team", Name: "x"}, Labels: ks("team", "flux-system")},
+		{Ref: reconcile.Ref{Kind: "GitRepository", Namespace: "flux-system", Name: "loose"}},
 	}
 	got := ownedObjects(root, source, objs)
 	var names []string
@@ -105,16 +107,16 @@ func TestOwnedObjects(t *testing.T) {
 // looked for again at most once per interval.
 func TestFluxFilterRereads(t *testing.T) {
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
-	late := ObjectRef{"Kustomization", "flux-system", "late"}
+	late := reconcile.Ref{Kind: "Kustomization", Namespace: "flux-system", Name: "late"}
 	reads := 0
 	created := false
 	f := &fluxFilter{
-		read: func(context.Context) (map[ObjectRef]bool, error) {
+		read: func(context.Context) (map[reconcile.Ref]bool, error) {
 			reads++
-			return map[ObjectRef]bool{late: created}, nil
+			return map[reconcile.Ref]bool{late: created}, nil
 		},
 		every: 10 * time.Second, now: func() time.Time { return now }, last: now,
-		owned: map[ObjectRef]bool{},
+		owned: map[reconcile.Ref]bool{},
 	}
 	steps := []struct {
 		advance time.Duration

@@ -26,9 +26,6 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 )
 
-// Dirs are the repository folders that make up the GitOps artifact.
-var Dirs = manifest.PublishedDirs
-
 // ContentDigestAnnotation records the digest of the artifact's content (file
 // paths, modes and bytes), so that an unchanged tree is not pushed again.
 const ContentDigestAnnotation = "io.github.leynos.gitops-local.content-digest"
@@ -80,9 +77,9 @@ func New(registry string, options ...Option) (*Publisher, error) {
 	return p, nil
 }
 
-// Tree pushes Dirs of repoRoot as the artifact repository:tag (for example
-// "gitops-local/repo", "local"), unless the registry already holds the same
-// content under that tag.
+// Tree pushes manifest.PublishedDirs of repoRoot as the artifact
+// repository:tag (for example "gitops-local/repo", "local"), unless the
+// registry already holds the same content under that tag.
 func (p *Publisher) Tree(ctx context.Context, repoRoot, repository, tag string) (*Artifact, error) {
 	files, err := collect(repoRoot)
 	if err != nil {
@@ -181,11 +178,12 @@ type file struct {
 	data []byte
 }
 
-// collect reads Dirs under root, in path order, leaving out editor and OS
-// litter. Symbolic links are refused: the cluster could not follow them.
+// collect reads manifest.PublishedDirs under root, in path order, leaving
+// out editor and OS litter. Symbolic links are refused: the cluster could
+// not follow them.
 func collect(root string) ([]file, error) {
 	var files []file
-	for _, d := range Dirs {
+	for _, d := range manifest.PublishedDirs {
 		base := filepath.Join(root, d)
 		if _, err := os.Stat(base); err != nil {
 			return nil, fmt.Errorf("reading %s: %w (is %s the gitops-local repository?)", base, err, root)
@@ -250,8 +248,9 @@ func digestFiles(files []file) string {
 }
 
 // Revision is the git revision of repoRoot's GitOps tree: "<branch>@sha1:<commit>",
-// with "+dirty.<first 12 hex of the content digest>" when Dirs have
-// uncommitted changes; the content digest alone outside a git work tree.
+// with "+dirty.<first 12 hex of the content digest>" when
+// manifest.PublishedDirs have uncommitted changes; the content digest alone
+// outside a git work tree.
 func Revision(ctx context.Context, repoRoot, contentDigest string) (string, error) {
 	commit, err := git(ctx, repoRoot, "rev-parse", "HEAD")
 	if err != nil {
@@ -263,7 +262,7 @@ func Revision(ctx context.Context, repoRoot, contentDigest string) (string, erro
 		branch = "detached"
 	}
 	rev := branch + "@sha1:" + commit
-	status, err := git(ctx, repoRoot, append([]string{"status", "--porcelain", "--"}, Dirs...)...)
+	status, err := git(ctx, repoRoot, append([]string{"status", "--porcelain", "--"}, manifest.PublishedDirs...)...)
 	if err != nil {
 		return "", fmt.Errorf("reading git status of %s: %w", repoRoot, err)
 	}

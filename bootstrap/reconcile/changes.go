@@ -3,13 +3,16 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/fluxcd/cli-utils/pkg/object"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	ssautils "github.com/fluxcd/pkg/ssa/utils"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -89,9 +92,11 @@ func NewChanges(ctx context.Context, c client.Reader, since time.Time) (*Changes
 	return t, nil
 }
 
-// Observe returns the changes seen since the last call: the Kustomizations'
-// first, then the HelmReleases', each in the API server's order.
-func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error) {
+// Observe returns the changes seen since the last call in the
+// Kustomizations and HelmReleases that res, a Result of Wait or Snapshot,
+// was read from: the Kustomizations' first, then the HelmReleases', each in
+// the API server's order. It reads only events from c.
+func (t *Changes) Observe(ctx context.Context, c client.Reader, res *Result) ([]Change, error) {
 	var out []Change
 	add := func(ch Change) {
 		key := ch.By.String() + " " + ch.String()
@@ -101,17 +106,13 @@ func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error
 		}
 	}
 
-	var ks kustomizev1.KustomizationList
-	if err := c.List(ctx, &ks); err != nil {
-		return nil, fmt.Errorf("listing Kustomizations: %w", err)
-	}
 	var applied []*kustomizev1.Kustomization
-	for i := range ks.Items {
-		k := &ks.Items[i]
+	for i := range res.kustomizations {
+		k := &res.kustomizations[i]
 		ref := kusRef(k)
 		before, existed := t.kus[ref]
 		now := inventoryIDs(k)
-		if existed && k.Status.LastAppliedRevision == before.revision && sameSet(now, before.inventory) {
+		if existed && k.Status.LastAppliedRevision == before.revision && maps.Equal(now, before.inventory) {
 			continue
 		}
 		if k.Status.LastAppliedRevision == "" && len(now) == 0 {
@@ -143,12 +144,8 @@ func (t *Changes) Observe(ctx context.Context, c client.Reader) ([]Change, error
 		}
 	}
 
-	var hs helmv2.HelmReleaseList
-	if err := c.List(ctx, &hs); err != nil {
-		return out, fmt.Errorf("listing HelmReleases: %w", err)
-	}
-	for i := range hs.Items {
-		h := &hs.Items[i]
+	for i := range res.helmReleases {
+		h := &res.helmReleases[i]
 		if ch, ok := ReleaseChange(helmRef(h), t.helm[helmRef(h)], h.Status.History.Latest()); ok {
 			add(ch)
 		}
@@ -235,21 +232,19 @@ func ReleaseChange(by Ref, before int, latest *helmv2.Snapshot) (Change, bool) {
 	if latest.Status != "" && latest.Status != "deployed" {
 		detail += ", " + latest.Status
 	}
-	return Change{By: by, Object: by.Kind + "/" + by.Namespace + "/" + by.Name, Action: action, Detail: detail}, true
+	return Change{By: by, Object: by.String(), Action: action, Detail: detail}, true
 }
 
 // objectOf turns an inventory ID ("namespace_name_group_Kind", the format
-// of cli-utils' ObjMetadata) into "Kind/namespace/name".
+// of cli-utils' ObjMetadata) into "Kind/namespace/name" ("Kind/name" when
+// cluster-scoped), as kustomize-controller writes its change set events. An
+// ID that does not parse is returned as it is.
 func objectOf(id string) string {
-	parts := strings.Split(id, "_")
-	if len(parts) != 4 {
+	obj, err := object.ParseObjMetadata(id)
+	if err != nil {
 		return id
 	}
-	ns, name, kind := parts[0], parts[1], parts[3]
-	if ns == "" {
-		return kind + "/" + name
-	}
-	return kind + "/" + ns + "/" + name
+	return ssautils.FmtObjMetadata(obj)
 }
 
 func inventoryIDs(k *kustomizev1.Kustomization) map[string]bool {
@@ -260,18 +255,6 @@ func inventoryIDs(k *kustomizev1.Kustomization) map[string]bool {
 		}
 	}
 	return ids
-}
-
-func sameSet(a, b map[string]bool) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if !b[k] {
-			return false
-		}
-	}
-	return true
 }
 
 func kusRef(k *kustomizev1.Kustomization) Ref {

@@ -77,6 +77,9 @@ func TestInventoryChanges(t *testing.T) {
 		{"same objects", set("ghillie_a__ConfigMap"), set("ghillie_a__ConfigMap"), nil},
 		{"everything pruned", set("flux-system_ghillie-app_kustomize.toolkit.fluxcd.io_Kustomization"), set(),
 			[]string{"Kustomization/flux-system/ghillie-app deleted"}},
+		{"colon in a name", nil, set("_system__cnpg.manager_rbac.authorization.k8s.io_ClusterRole"),
+			[]string{"ClusterRole/system:cnpg.manager created"}},
+		{"not an inventory ID", nil, set("probe"), []string{"probe created"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,7 +152,15 @@ func TestObserveReportsEachChangeOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := tr.Observe(ctx, c); len(got) != 0 {
+	observe := func() ([]Change, error) {
+		t.Helper()
+		res, err := Snapshot(ctx, c, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Observe(ctx, c, res)
+	}
+	if got, _ := observe(); len(got) != 0 {
 		t.Fatalf("before any apply: %q", strs(got))
 	}
 
@@ -178,7 +189,7 @@ func TestObserveReportsEachChangeOnce(t *testing.T) {
 	if err := c.Status().Update(ctx, h); err != nil {
 		t.Fatal(err)
 	}
-	got, err := tr.Observe(ctx, c)
+	got, err := observe()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +198,7 @@ func TestObserveReportsEachChangeOnce(t *testing.T) {
 	if !slices.Equal(strs(got), want) {
 		t.Errorf("first observation = %q, want %q", strs(got), want)
 	}
-	if again, _ := tr.Observe(ctx, c); len(again) != 0 {
+	if again, _ := observe(); len(again) != 0 {
 		t.Errorf("reported twice: %q", strs(again))
 	}
 }

@@ -94,16 +94,11 @@ func KustomizationStatus(k *kustomizev1.Kustomization, want Want) Status {
 		(want.Token != "" && k.Status.LastHandledReconcileAt != want.Token) {
 		return withCondition(Status{State: Pending, Revision: s.Revision}, ready)
 	}
-	switch {
-	case ready.Status == metav1.ConditionTrue && (want.Revision == "" || k.Status.LastAppliedRevision == want.Revision):
+	// A dependency wait or a failure about the wanted revision has been
+	// returned above.
+	s.State = Progressing
+	if ready.Status == metav1.ConditionTrue && (want.Revision == "" || k.Status.LastAppliedRevision == want.Revision) {
 		s.State = Ready
-	case ready.Status == metav1.ConditionFalse && ready.Reason == meta.DependencyNotReadyReason:
-		s.State = Waiting
-	case ready.Status == metav1.ConditionFalse && failureReasons[ready.Reason] &&
-		(want.Revision == "" || k.Status.LastAttemptedRevision == want.Revision):
-		s.State = Failed
-	default:
-		s.State = Progressing
 	}
 	return withCondition(s, ready)
 }
@@ -137,9 +132,8 @@ func HelmReleaseStatus(h *helmv2.HelmRelease, want Want) Status {
 	switch {
 	case ready.Status == metav1.ConditionTrue && current:
 		s.State = Ready
-	case ready.Status == metav1.ConditionFalse && ready.Reason == helmv2.DependencyNotReadyReason:
-		s.State = Waiting
 	case ready.Status == metav1.ConditionFalse && failureReasons[ready.Reason] && current:
+		// A failure whose attempted generation is not the current one.
 		s.State = Failed
 	case stalled(h.Status.Conditions):
 		s.State = Failed

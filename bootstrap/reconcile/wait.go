@@ -28,10 +28,8 @@ import (
 // has nothing new.
 func Request(ctx context.Context, c client.Client, obj client.Object, now time.Time) (string, error) {
 	token := now.UTC().Format(time.RFC3339Nano)
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: token}}})
-	if err != nil {
-		return "", err
-	}
+	// Maps of strings always encode.
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{meta.ReconcileRequestAnnotation: token}}})
 	if err := c.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return "", fmt.Errorf("requesting reconciliation of %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, client.ObjectKeyFromObject(obj), err)
 	}
@@ -61,6 +59,10 @@ type Options struct {
 // Result is every object's final status, in dependency order.
 type Result struct {
 	Objects []ObjectResult `json:"objects"`
+
+	// What the poll read, for Changes.Observe.
+	kustomizations []kustomizev1.Kustomization
+	helmReleases   []helmv2.HelmRelease
 }
 
 // ObjectResult is one object's final status.
@@ -217,6 +219,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	if err := c.List(ctx, &ks); err != nil {
 		return nil, false, fmt.Errorf("listing Kustomizations: %w", err)
 	}
+	res.kustomizations = ks.Items
 	type sourceState struct {
 		rev   string
 		ready bool
@@ -224,7 +227,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	sources := map[Ref]sourceState{}
 	for i := range ks.Items {
 		k := &ks.Items[i]
-		ref := Ref{Kind: kustomizev1.KustomizationKind, Namespace: k.Namespace, Name: k.Name}
+		ref := kusRef(k)
 		want := Want{Token: opts.Tokens[ref]}
 		src := Ref{Kind: k.Spec.SourceRef.Kind, Namespace: or(k.Spec.SourceRef.Namespace, k.Namespace), Name: k.Spec.SourceRef.Name}
 		// Most Kustomizations share one source: read each once a poll.
@@ -256,9 +259,10 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 	if err := c.List(ctx, &hs); err != nil {
 		return nil, false, fmt.Errorf("listing HelmReleases: %w", err)
 	}
+	res.helmReleases = hs.Items
 	for i := range hs.Items {
 		h := &hs.Items[i]
-		ref := Ref{Kind: helmv2.HelmReleaseKind, Namespace: h.Namespace, Name: h.Name}
+		ref := helmRef(h)
 		want := Want{Token: opts.Tokens[ref]}
 		switch {
 		case h.Spec.ChartRef != nil:

@@ -10,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/flux"
@@ -96,7 +97,7 @@ func Collect(ctx context.Context, c client.Reader, opts Options) (*Report, error
 		return nil, fmt.Errorf("listing Flux controllers: %w", err)
 	}
 	for _, d := range deps.Items {
-		ctl := Controller{Name: d.Name, Available: d.Status.AvailableReplicas > 0 && d.Status.AvailableReplicas >= ptrOr(d.Spec.Replicas, 1)}
+		ctl := Controller{Name: d.Name, Available: d.Status.AvailableReplicas > 0 && d.Status.AvailableReplicas >= ptr.Deref(d.Spec.Replicas, 1)}
 		if cs := d.Spec.Template.Spec.Containers; len(cs) > 0 {
 			ctl.Image = cs[0].Image
 		}
@@ -130,11 +131,4 @@ func Collect(ctx context.Context, c client.Reader, opts Options) (*Report, error
 		sort.Slice(r.Pods, func(i, j int) bool { return r.Pods[i].Name < r.Pods[j].Name })
 	}
 	return r, nil
-}
-
-func ptrOr(p *int32, def int32) int32 {
-	if p == nil {
-		return def
-	}
-	return *p
 }

@@ -110,7 +110,8 @@ type Runner struct {
 	observed   time.Time
 }
 
-// observeGap is the least time between two reads of what Flux applied.
+// observeGap is the least time between two reads of the events that say
+// what Flux applied.
 const observeGap = 500 * time.Millisecond
 
 // Scheme holds every type up reads or writes.
@@ -407,7 +408,7 @@ func (r *Runner) wait(ctx context.Context) error {
 			if err := r.nudge(ctx, res); err != nil {
 				return err
 			}
-			r.observe(ctx, false)
+			r.observe(ctx, res, false)
 			if r.summary.Secret != "" && r.summary.Secret != secrets.Waiting {
 				return nil
 			}
@@ -435,7 +436,7 @@ func (r *Runner) wait(ctx context.Context) error {
 	if res != nil {
 		r.summary.Objects = res.Objects
 	}
-	r.observe(context.WithoutCancel(ctx), true)
+	r.observe(context.WithoutCancel(ctx), res, true)
 	if err != nil {
 		return err
 	}
@@ -449,21 +450,21 @@ func (r *Runner) wait(ctx context.Context) error {
 }
 
 // observe reports, once each, what Flux created, configured, deleted and
-// released since the push.
-func (r *Runner) observe(ctx context.Context, final bool) {
-	if r.changes == nil {
+// released since the push, as seen by the poll that gave res.
+func (r *Runner) observe(ctx context.Context, res *reconcile.Result, final bool) {
+	if r.changes == nil || res == nil {
 		return
 	}
-	// Reading events and inventories costs the API server a few lists:
-	// while waiting, at most every observeGap, so as not to slow the
-	// controllers down on a small machine.
+	// Reading events costs the API server a list per namespace: while
+	// waiting, at most every observeGap, so as not to slow the controllers
+	// down on a small machine.
 	if !final && time.Since(r.observed) < observeGap {
 		return
 	}
 	r.observed = time.Now()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	chs, err := r.changes.Observe(ctx, r.client)
+	chs, err := r.changes.Observe(ctx, r.client, res)
 	for _, ch := range chs {
 		r.summary.Applied = append(r.summary.Applied, ch)
 		r.changesLog("%s: %s", ch.By, ch)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/leynos/gitops-local/bootstrap/manifest"
 	"github.com/leynos/gitops-local/bootstrap/publish"
 )
 
@@ -56,7 +57,7 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("watching %s: %w", opts.Root, err)
 	}
 	defer w.Close()
-	for _, d := range publish.Dirs {
+	for _, d := range manifest.PublishedDirs {
 		if err := addTree(w, filepath.Join(opts.Root, d)); err != nil {
 			return err
 		}
