@@ -100,3 +100,31 @@ func RepoPath(repoRoot, p string) (string, error) {
 	}
 	return filepath.ToSlash(rel), nil
 }
+
+// FindRepo returns the repository a path target is read from: dir when
+// given (it must be a folder), else the nearest folder at or above the
+// current one holding .git, else the current folder.
+func FindRepo(dir string) (string, error) {
+	if dir != "" {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return "", fmt.Errorf("repository %q: %w", dir, err)
+		}
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return "", fmt.Errorf("repository %q is not a folder", dir)
+		}
+		return abs, nil
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(filepath.Join(d, ".git")); err == nil {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return wd, nil
+		}
+	}
+}
