@@ -131,7 +131,7 @@ func TestMaterialize(t *testing.T) {
 	write("gitops/a.yaml", "two\n")
 	run("commit", "-q", "-am", "two")
 
-	dir, cleanup, err := Materialize(ctx, repo, "HEAD~1")
+	dir, cleanup, err := Materialize(ctx, repo, "HEAD~1", manifest.PublishedDirs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,10 +153,10 @@ func TestMaterialize(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(repo, "gitops/a.yaml")); string(b) != "two\n" {
 		t.Errorf("working tree changed: %q", b)
 	}
-	if _, _, err := Materialize(ctx, repo, "no-such-ref"); err == nil || !strings.Contains(err.Error(), `resolving "no-such-ref"`) {
+	if _, _, err := Materialize(ctx, repo, "no-such-ref", manifest.PublishedDirs); err == nil || !strings.Contains(err.Error(), `resolving "no-such-ref"`) {
 		t.Errorf("bad ref: %v", err)
 	}
-	if _, _, err := Materialize(ctx, repo, "--output=x"); err == nil {
+	if _, _, err := Materialize(ctx, repo, "--output=x", nil); err == nil {
 		t.Error("a ref that looks like an option was accepted")
 	}
 }

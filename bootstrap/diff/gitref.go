@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-
-	"github.com/leynos/gitops-local/bootstrap/manifest"
 )
 
 // RunError is a git command that failed, with what it printed.
@@ -43,10 +41,11 @@ func git(ctx context.Context, repo string, args ...string) ([]byte, error) {
 	return stdout.Bytes(), nil
 }
 
-// Materialize writes the tree (manifest.PublishedDirs) of repo at ref into
-// a new temporary folder and returns it with a function that removes it. The
+// Materialize writes the folders paths of repo's tree at ref (the whole
+// tree when paths is nil; else those of them ref has, at least one) into a
+// new temporary folder and returns it with a function that removes it. The
 // working tree and index of repo are not touched.
-func Materialize(ctx context.Context, repo, ref string) (dir string, cleanup func() error, err error) {
+func Materialize(ctx context.Context, repo, ref string, paths []string) (dir string, cleanup func() error, err error) {
 	if strings.HasPrefix(ref, "-") {
 		return "", nil, fmt.Errorf("invalid git ref %q", ref)
 	}
@@ -55,22 +54,25 @@ func Materialize(ctx context.Context, repo, ref string) (dir string, cleanup fun
 		return "", nil, fmt.Errorf("resolving %q: %w", ref, err)
 	}
 	rev := strings.TrimSpace(string(commit))
-	listing, err := git(ctx, repo, "ls-tree", "--name-only", rev)
-	if err != nil {
-		return "", nil, fmt.Errorf("listing %s: %w", ref, err)
-	}
-	present := map[string]bool{}
-	for _, name := range strings.Split(string(listing), "\n") {
-		present[name] = true
-	}
-	var paths []string
-	for _, p := range manifest.PublishedDirs {
-		if present[p] {
-			paths = append(paths, p)
+	if paths != nil {
+		listing, err := git(ctx, repo, "ls-tree", "--name-only", rev)
+		if err != nil {
+			return "", nil, fmt.Errorf("listing %s: %w", ref, err)
 		}
-	}
-	if len(paths) == 0 {
-		return "", nil, fmt.Errorf("%s has none of %s", ref, strings.Join(manifest.PublishedDirs, ", "))
+		present := map[string]bool{}
+		for _, name := range strings.Split(string(listing), "\n") {
+			present[name] = true
+		}
+		var have []string
+		for _, p := range paths {
+			if present[p] {
+				have = append(have, p)
+			}
+		}
+		if len(have) == 0 {
+			return "", nil, fmt.Errorf("%s has none of %s", ref, strings.Join(paths, ", "))
+		}
+		paths = have
 	}
 	dir, err = os.MkdirTemp("", "gitops-local-base-")
 	if err != nil {

@@ -68,6 +68,9 @@ type Options struct {
 	// Renders, when set, shares chart renders between the builds of one
 	// run (see RenderCache).
 	Renders *RenderCache
+	// Sources maps Flux sources other than the repository's own to the
+	// local folders holding what they serve (--source KIND/NS/NAME=DIR).
+	Sources map[SourceRef]string
 }
 
 // Environment is everything an environment deploys.
@@ -119,19 +122,20 @@ func Environments(repoRoot string) ([]string, error) {
 	return envs, nil
 }
 
-// Build builds the environment env of the repository at repoRoot. It returns
-// an error only when no result is possible (an unknown environment, an
-// unreadable repository); every other problem is a finding.
+// Build builds the environment env of the repository at repoRoot
+// (overlays/<env>); see BuildTarget.
 func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environment, error) {
-	envs, err := Environments(repoRoot)
+	return BuildTarget(ctx, repoRoot, Target{Env: env}, opts)
+}
+
+// BuildTarget builds what t deploys from the repository at repoRoot. It
+// returns an error only when no result is possible (an unknown environment
+// or path, an unreadable repository, a bad option); every other problem is
+// a finding.
+func BuildTarget(ctx context.Context, repoRoot string, t Target, opts Options) (*Environment, error) {
+	t, err := t.resolve(repoRoot, opts)
 	if err != nil {
 		return nil, err
-	}
-	env = strings.Trim(filepath.ToSlash(env), "/")
-	env = strings.TrimPrefix(env, OverlaysDir+"/")
-	if !contains(envs, env) {
-		return nil, fmt.Errorf("unknown environment %q: want one of %s (directories under %s/ holding a %s)",
-			env, strings.Join(envs, ", "), OverlaysDir, VarsFile)
 	}
 	if opts.ChartCache == nil {
 		dir, err := chartcache.DefaultDir(os.LookupEnv)
@@ -143,42 +147,46 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		}
 	}
 
-	// Kustomize runs in a working copy of the published directories, where
-	// the generated kustomizations are written: this build's own, or the
-	// one the builds of a run share.
-	var tree *workTree
-	if opts.Renders != nil {
-		tree, err = opts.Renders.tree(ctx, repoRoot)
-	} else if tree, err = newWorkTree(repoRoot); err == nil {
-		defer os.RemoveAll(tree.dir)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", env, err)
-	}
-
 	b := &builder{
-		repoRoot: repoRoot,
-		tree:     tree,
-		env:      env,
-		opts:     opts,
-		lines:    map[string][]docLine{},
-		charts:   map[string]*loadedChart{},
+		repoRoot:  repoRoot,
+		target:    t,
+		env:       t.Env,
+		opts:      opts,
+		lines:     map[string][]docLine{},
+		charts:    map[string]*loadedChart{},
+		trees:     map[string]*workTree{},
+		generated: map[SourceRef]*workTree{},
 	}
-	b.vars = b.readVars()
-	for k, v := range opts.Vars {
-		b.vars[k] = v
+	// Kustomize runs in a working copy of what the root source serves,
+	// where the generated kustomizations are written: this build's own, or
+	// the one the builds of a run share.
+	b.tree, err = b.newTree(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", t.Name(), err)
+	}
+	if opts.Renders == nil {
+		defer b.removeTrees()
+	}
+	if t.Env != "" {
+		// This repository's layout: up creates the root source and the
+		// cluster-vars ConfigMap from overlays/<env>/cluster-vars.env.
+		b.rootSource = SourceRef{Kind: RootSourceKind, Namespace: FluxNamespace, Name: RootName}
+		b.vars = b.readVars()
+		for k, v := range opts.Vars {
+			b.vars[k] = v
+		}
 	}
 	if err := b.run(ctx); err != nil {
 		return nil, err
 	}
-	out := &Environment{Name: env, Vars: b.vars, Findings: b.findings}
+	out := &Environment{Name: t.Name(), Vars: b.vars, Findings: b.findings}
 	for _, blk := range b.blocks {
 		out.Objects = append(out.Objects, blk.objects...)
 		out.Objects = append(out.Objects, blk.rendered...)
 	}
 	out.CRDs = collectCRDs(out.Objects, opts.Renders)
 	for i := range out.Findings {
-		out.Findings[i].Environment = env
+		out.Findings[i].Environment = t.Name()
 	}
 	manifest.SortFindings(out.Findings)
 	return out, nil
@@ -187,11 +195,21 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 // builder carries one Build.
 type builder struct {
 	repoRoot string
-	// tree is the working copy kustomize runs in, shared by the builds of
-	// a run: hold its lock while writing to it and reading from it.
+	target   Target
+	// tree is the working copy of the root source kustomize runs in,
+	// shared by the builds of a run: hold its lock while writing to it and
+	// reading from it.
 	tree *workTree
-	env  string
-	opts Options
+	// rootSource is the Flux source that serves the repository itself;
+	// zero while not known.
+	rootSource SourceRef
+	// trees are the working copies of --source folders, by absolute path;
+	// generated those of the ExternalArtifacts an ArtifactGenerator makes.
+	trees     map[string]*workTree
+	generated map[SourceRef]*workTree
+	env       string // the environment, empty for a path target
+	opts      Options
+	// vars are the cluster-vars ConfigMap's data (environments only).
 	vars map[string]string
 
 	blocks []*block
@@ -205,9 +223,12 @@ type builder struct {
 	kube client.Client
 }
 
-// workTree is a working copy of a repository's published directories.
+// workTree is a working copy of what a Flux source serves.
 type workTree struct {
 	dir string
+	// label is where the copied folder is, relative to the repository
+	// ("" for the repository itself): findings name files through it.
+	label string
 	// customSchema: some kustomization declares `openapi:`, so every build
 	// must reset kustomize's schema (see secureBuild).
 	customSchema bool
@@ -215,7 +236,8 @@ type workTree struct {
 }
 
 // newWorkTree copies the published directories of repoRoot into a new
-// temporary directory; on an error nothing is left behind.
+// temporary directory: the artifact up pushes as the root source of an
+// environment. On an error nothing is left behind.
 func newWorkTree(repoRoot string) (*workTree, error) {
 	dir, err := os.MkdirTemp("", "gitops-local-build-*")
 	if err != nil {
@@ -223,13 +245,78 @@ func newWorkTree(repoRoot string) (*workTree, error) {
 	}
 	t := &workTree{dir: dir}
 	for _, d := range manifest.PublishedDirs {
-		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(dir, d)); err != nil {
+		if err := copyTree(filepath.Join(repoRoot, d), filepath.Join(dir, d), nil); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("copy %s: %w", d, err)
 		}
 	}
 	t.customSchema = declaresOpenAPI(dir)
 	return t, nil
+}
+
+// newSourceTree copies src as source-controller archives it for a
+// GitRepository or Bucket (see artifactFilter) into a new temporary
+// directory. On an error nothing is left behind.
+func newSourceTree(repoRoot, src string) (*workTree, error) {
+	skip, err := artifactFilter(src)
+	if err != nil {
+		return nil, err
+	}
+	label, err := filepath.Rel(repoRoot, src)
+	if err != nil {
+		return nil, err
+	}
+	if label == "." {
+		label = ""
+	}
+	dir, err := os.MkdirTemp("", "gitops-local-build-*")
+	if err != nil {
+		return nil, err
+	}
+	t := &workTree{dir: dir, label: filepath.ToSlash(label)}
+	if err := copyTree(src, dir, skip); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("copy %s: %w", src, err)
+	}
+	t.customSchema = declaresOpenAPI(dir)
+	return t, nil
+}
+
+// newTree takes the working copy of the root source of t: the published
+// directories for an environment, the whole repository for a path.
+func (b *builder) newTree(ctx context.Context, t Target) (*workTree, error) {
+	copyRoot := func() (*workTree, error) {
+		if t.Env != "" {
+			return newWorkTree(b.repoRoot)
+		}
+		return newSourceTree(b.repoRoot, b.repoRoot)
+	}
+	if b.opts.Renders == nil {
+		return copyRoot()
+	}
+	key := "published:" + b.repoRoot
+	if t.Env == "" {
+		key = "source:" + b.repoRoot
+	}
+	return b.opts.Renders.tree(ctx, key, copyRoot)
+}
+
+// removeTrees removes the working copies a build took for itself.
+func (b *builder) removeTrees() {
+	for _, t := range append([]*workTree{b.tree}, valuesOf(b.trees)...) {
+		os.RemoveAll(t.dir)
+	}
+	for _, t := range b.generated {
+		os.RemoveAll(t.dir)
+	}
+}
+
+func valuesOf[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }
 
 // block is what one Flux Kustomization applies, and what its HelmReleases
@@ -290,7 +377,7 @@ var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 // run builds the root Kustomization, follows every Flux Kustomization it
 // finds, then renders the HelmReleases.
 func (b *builder) run(ctx context.Context) error {
-	root := rootKustomization(b.env)
+	root := rootKustomization(b.target)
 	queue := []manifest.Object{root}
 	seen := map[string]bool{}
 	applied := map[string]string{} // object ID -> Kustomization that applies it
@@ -310,6 +397,21 @@ func (b *builder) run(ctx context.Context) error {
 			blk.key = ""
 		}
 		objs := b.buildKustomization(ctx, ks, blk.key)
+		if ks.Origin.File == "" && b.target.Path != "" {
+			// A flux bootstrap repository applies its root path with a
+			// Kustomization of its own: that names the repository's
+			// source, and its spec is what the cluster builds the root with.
+			if src, self, ok := findRootSource(b.target.Path, objs); ok {
+				b.rootSource = src
+				if selfKey := self.GetNamespace() + "/" + self.GetName(); selfKey != key || hasBuildSpec(self) {
+					delete(seen, key)
+					seen[selfKey] = true
+					key = selfKey
+					blk = &block{ks: self, key: selfKey}
+					objs = b.buildKustomization(ctx, self, selfKey)
+				}
+			}
+		}
 		var children []manifest.Object
 		for _, o := range objs {
 			id := o.ID()
@@ -332,6 +434,19 @@ func (b *builder) run(ctx context.Context) error {
 	return nil
 }
 
+// hasBuildSpec reports whether a Kustomization sets anything that changes
+// what its path builds to, beyond the path and source the bare root has.
+func hasBuildSpec(ks manifest.Object) bool {
+	spec, _, _ := unstructured.NestedMap(ks.Object, "spec")
+	for k := range spec {
+		switch k {
+		case "patches", "images", "targetNamespace", "namePrefix", "nameSuffix", "postBuild", "components", "commonMetadata", "namespace":
+			return true
+		}
+	}
+	return false
+}
+
 func nameOrRoot(key string) string {
 	if key == FluxNamespace+"/"+RootName {
 		return key + " (the root)"
@@ -339,15 +454,17 @@ func nameOrRoot(key string) string {
 	return key
 }
 
-// rootKustomization is the Kustomization bootstrap creates for env.
-func rootKustomization(env string) manifest.Object {
+// rootKustomization is the Kustomization that applies t: the one up
+// creates for an environment, or the one flux bootstrap creates for a path
+// (until the build finds the repository's own, see findRootSource).
+func rootKustomization(t Target) manifest.Object {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
 		"kind":       "Kustomization",
 		"metadata":   map[string]any{"name": RootName, "namespace": FluxNamespace},
 		"spec": map[string]any{
 			"interval":  "10m",
-			"path":      "./" + path.Join(OverlaysDir, env),
+			"path":      t.rootPath(),
 			"prune":     true,
 			"sourceRef": map[string]any{"kind": RootSourceKind, "name": RootName},
 		},
@@ -467,9 +584,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// copyTree copies the regular files under src to dst; a missing src is no
-// error (the repository may not have that directory).
-func copyTree(src, dst string) error {
+// copyTree copies the regular files under src to dst, leaving out those
+// skip reports (nil: none) and anything that is not a regular file or a
+// folder, as source-controller's archives do; a missing src is no error
+// (the repository may not have that directory).
+func copyTree(src, dst string, skip func(path string, isDir bool) bool) error {
 	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -483,9 +602,12 @@ func copyTree(src, dst string) error {
 		}
 		target := filepath.Join(dst, rel)
 		if d.IsDir() {
+			if d.Name() == ".git" && p != src {
+				return filepath.SkipDir // never in an artifact (sourceignore.ExcludeVCS)
+			}
 			return os.MkdirAll(target, 0o755)
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || (skip != nil && skip(p, false)) {
 			return nil
 		}
 		data, err := os.ReadFile(p)

@@ -42,28 +42,38 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 	ref := ks.Ref()
 	fail := func(field, msg string) []manifest.Object {
 		file := ks.Origin.File
-		if file == "" { // the root: bootstrap creates it, its path is the overlay
-			file, field = path.Join(OverlaysDir, b.env), ""
+		if file == "" { // the root: bootstrap creates it, its path is the target
+			file, field = b.target.Name(), ""
+			if b.env != "" {
+				file = path.Join(OverlaysDir, b.env)
+			}
 		}
 		b.addFinding(manifest.Finding{File: file, Line: ks.Origin.Line, Object: ref, Field: field, Message: msg})
 		return nil
 	}
-	if !b.followsRoot(ks) {
+	tree := b.sourceTree(ctx, ks)
+	if tree == nil {
 		return nil
 	}
 	specPath, _, _ := unstructured.NestedString(ks.Object, "spec", "path")
-	dirPath, err := securejoin.SecureJoin(b.tree.dir, specPath)
+	dirPath, err := securejoin.SecureJoin(tree.dir, specPath)
 	if err != nil {
 		return fail("spec.path", fmt.Sprintf("path %q: %v", specPath, err))
 	}
 	relDir := b.rel(dirPath)
 	if st, err := os.Stat(dirPath); err != nil || !st.IsDir() {
-		return fail("spec.path", fmt.Sprintf("path %q does not exist in the published directories (%s)", specPath, strings.Join(manifest.PublishedDirs, ", ")))
+		where := "the source " + sourceRefOf(ks).String()
+		if tree == b.tree && b.env != "" {
+			where = fmt.Sprintf("the published directories (%s)", strings.Join(manifest.PublishedDirs, ", "))
+		} else if tree.label != "" {
+			where += " (" + tree.label + ")"
+		}
+		return fail("spec.path", fmt.Sprintf("path %q does not exist in %s", specPath, where))
 	}
 
 	u := unstructured.Unstructured{Object: deepCopyMap(ks.Object)}
 	_ = unstructured.SetNestedStringSlice(u.Object, []string{"originAnnotations"}, "spec", "buildMetadata")
-	m, failure := b.generateAndBuild(ks, u, dirPath, relDir)
+	m, failure := b.generateAndBuild(tree, ks, u, dirPath, relDir)
 	if failure != nil {
 		if failure.reported {
 			return nil
@@ -143,25 +153,25 @@ type buildFailure struct {
 // ks) generates into dirPath, checks its patch targets, builds it and
 // restores the directory. The working copy may be shared with the other
 // builds of a run, so all of this happens under its lock.
-func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructured, dirPath, relDir string) (resmap.ResMap, *buildFailure) {
-	b.tree.mu.Lock()
-	defer b.tree.mu.Unlock()
+func (b *builder) generateAndBuild(tree *workTree, ks manifest.Object, u unstructured.Unstructured, dirPath, relDir string) (resmap.ResMap, *buildFailure) {
+	tree.mu.Lock()
+	defer tree.mu.Unlock()
 	// What the dir's own kustomization.yaml patches, before the generator
 	// adds the Flux Kustomization's patches to it.
 	ownKus, ownFile := readKustomizationFile(dirPath)
 
-	gen := fluxkustomize.NewGenerator(b.tree.dir, u)
+	gen := fluxkustomize.NewGenerator(tree.dir, u)
 	action, err := gen.WriteFile(dirPath, fluxkustomize.WithSaveOriginalKustomization())
 	if err != nil {
 		return nil, &buildFailure{field: "spec", message: fmt.Sprintf("generate kustomization for %s: %v", relDir, err)}
 	}
 	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
 
-	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
+	b.checkPatchTargets(tree, ks, dirPath, ownKus, ownFile)
 
-	m, err := secureBuild(b.tree.dir, dirPath, b.tree.customSchema)
+	m, err := secureBuild(tree.dir, dirPath, tree.customSchema)
 	if err != nil {
-		if n := b.reportMalformedYAML(dirPath, ks.Ref()); n > 0 {
+		if n := b.reportMalformedYAML(tree, dirPath, ks.Ref()); n > 0 {
 			return nil, &buildFailure{reported: true}
 		}
 		return nil, &buildFailure{field: "spec.path", message: fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err))}
@@ -182,28 +192,10 @@ func (b *builder) varsClient() client.Client {
 	return b.kube
 }
 
-// followsRoot reports whether ks reads the cluster's root source, the only
-// one the build can follow; otherwise it records why it is not followed.
-func (b *builder) followsRoot(ks manifest.Object) bool {
-	kind, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "kind")
-	name, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "name")
-	ns, _, _ := unstructured.NestedString(ks.Object, "spec", "sourceRef", "namespace")
-	if ns == "" {
-		ns = ks.GetNamespace()
-	}
-	if kind == RootSourceKind && name == RootName && ns == FluxNamespace {
-		return true
-	}
-	b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ks.Ref(), Field: "spec.sourceRef",
-		Message: fmt.Sprintf("source %s is not the cluster's root source %s %s/%s: every Kustomization must read this repository through it",
-			manifest.Ref(kind, ns, name), RootSourceKind, FluxNamespace, RootName)})
-	return false
-}
-
 // checkPatchTargets reports each patch whose target selects nothing, in the
 // Flux Kustomization's spec.patches or in the directory's own
 // kustomization.yaml. Kustomize applies such a patch to nothing, silently.
-func (b *builder) checkPatchTargets(ks manifest.Object, dirPath string, own *kustypes.Kustomization, ownFile string) {
+func (b *builder) checkPatchTargets(tree *workTree, ks manifest.Object, dirPath string, own *kustypes.Kustomization, ownFile string) {
 	type target struct {
 		sel                 kustypes.Selector
 		file, object, field string
@@ -257,7 +249,7 @@ func (b *builder) checkPatchTargets(ks manifest.Object, dirPath string, own *kus
 	if err := os.WriteFile(kfile, bare, 0o644); err != nil {
 		return
 	}
-	m, buildErr := secureBuild(b.tree.dir, dirPath, b.tree.customSchema)
+	m, buildErr := secureBuild(tree.dir, dirPath, tree.customSchema)
 	if err := os.WriteFile(kfile, generated, 0o644); err != nil || buildErr != nil {
 		return
 	}
@@ -402,7 +394,7 @@ var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 // kustomization in dir reads (following resources, components and patch
 // files, or every YAML file when there is no kustomization file), and
 // reports each with its line. It returns how many it found.
-func (b *builder) reportMalformedYAML(dir, ks string) int {
+func (b *builder) reportMalformedYAML(tree *workTree, dir, ks string) int {
 	seen := map[string]bool{}
 	found := 0
 	check := func(file string) {
@@ -475,7 +467,7 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 		}
 		for _, r := range refs {
 			p := filepath.Join(dir, filepath.FromSlash(r))
-			if !strings.HasPrefix(p, b.tree.dir) {
+			if !strings.HasPrefix(p, tree.dir) {
 				continue
 			}
 			st, err := os.Stat(p)
@@ -492,19 +484,38 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 	return found
 }
 
-// rel returns p relative to the build's copy of the repository, with
-// slashes: a repository-relative path.
+// rel returns p, a path in one of the build's working copies, as a path
+// relative to the repository with slashes (a --source folder's files
+// through its label).
 func (b *builder) rel(p string) string {
-	r, err := filepath.Rel(b.tree.dir, p)
-	if err != nil {
-		return filepath.ToSlash(p)
+	for _, t := range b.allTrees() {
+		if r, err := filepath.Rel(t.dir, p); err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+			return path.Join(t.label, filepath.ToSlash(r))
+		}
 	}
-	return filepath.ToSlash(r)
+	return filepath.ToSlash(p)
 }
 
-// scrub removes the build's temporary directory from an error message.
+// allTrees lists the build's working copies, the root's first.
+func (b *builder) allTrees() []*workTree {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := []*workTree{b.tree}
+	out = append(out, valuesOf(b.trees)...)
+	return append(out, valuesOf(b.generated)...)
+}
+
+// scrub removes the build's temporary directories from an error message.
 func (b *builder) scrub(err error) string {
-	return strings.ReplaceAll(err.Error(), b.tree.dir+string(filepath.Separator), "")
+	msg := err.Error()
+	for _, t := range b.allTrees() {
+		prefix := ""
+		if t.label != "" {
+			prefix = t.label + "/"
+		}
+		msg = strings.ReplaceAll(msg, t.dir+string(filepath.Separator), prefix)
+	}
+	return msg
 }
 
 func removeAnnotation(u *unstructured.Unstructured, key string) {

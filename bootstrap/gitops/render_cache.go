@@ -33,16 +33,16 @@ import (
 type RenderCache struct {
 	renders flight[*renderEntry]
 	charts  flight[*loadedChart]
-	trees   flight[*workTree] // by repository root
+	trees   flight[*workTree] // by what they copy (see builder.newTree)
 
 	crdMu sync.Mutex
 	crds  map[string][]crdEntry // by CRD name
 }
 
-// tree returns the working copy of repoRoot the builds of the run share,
-// copying it for the first build.
-func (c *RenderCache) tree(ctx context.Context, repoRoot string) (*workTree, error) {
-	return c.trees.do(ctx, repoRoot, func() (*workTree, error) { return newWorkTree(repoRoot) })
+// tree returns the working copy named key that the builds of the run
+// share, made by newTree for the first build that asks.
+func (c *RenderCache) tree(ctx context.Context, key string, newTree func() (*workTree, error)) (*workTree, error) {
+	return c.trees.do(ctx, key, newTree)
 }
 
 // Close removes the working copies the builds of a run shared; the next

@@ -223,7 +223,9 @@ func TestSharedBuildsMatchSeparateBuilds(t *testing.T) {
 		}
 	}
 
-	tree, err := shared.tree(context.Background(), root)
+	tree, err := shared.tree(context.Background(), "published:"+root, func() (*workTree, error) {
+		return nil, errors.New("the builds shared no working copy of the published directories")
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

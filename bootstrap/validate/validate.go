@@ -36,15 +36,27 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 		}
 		envs = all
 	}
+	targets := make([]gitops.Target, len(envs))
+	for i, e := range envs {
+		targets[i] = gitops.Target{Env: e}
+	}
+	return c.ValidateTargets(ctx, repoRoot, targets, opts)
+}
+
+// ValidateTargets is Validate for any targets: environments, or folders of
+// any Flux repository that a root Kustomization applies.
+func (c *Checker) ValidateTargets(ctx context.Context, repoRoot string, targets []gitops.Target, opts gitops.Options) (*Report, error) {
 	opts.Offline = true
 	r := &Report{Environments: []string{}, Findings: []manifest.Finding{}}
-	seen := map[string]bool{}
-	for _, name := range envs {
-		if seen[name] {
+	seen := map[gitops.Target]bool{}
+	var todo []gitops.Target
+	for _, t := range targets {
+		if seen[t] {
 			continue
 		}
-		seen[name] = true
-		r.Environments = append(r.Environments, name)
+		seen[t] = true
+		todo = append(todo, t)
+		r.Environments = append(r.Environments, t.Name())
 	}
 	if opts.Renders == nil {
 		opts.Renders = gitops.NewRenderCache()
@@ -53,20 +65,20 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 	// that shares renders between runs (a watch's rounds) must have the
 	// next run read the files as they are then.
 	defer opts.Renders.Close()
-	// Environments are independent: build and check them side by side, one
+	// Targets are independent: build and check them side by side, one
 	// per core (kustomize runs themselves are serialised inside Build).
 	memo := newRunMemo()
-	results := make([][]manifest.Finding, len(r.Environments))
+	results := make([][]manifest.Finding, len(todo))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, name := range r.Environments {
+	for i, t := range todo {
 		g.Go(func() error {
 			if err := gctx.Err(); err != nil {
 				return err
 			}
-			env, err := gitops.Build(gctx, repoRoot, name, opts)
+			env, err := gitops.BuildTarget(gctx, repoRoot, t, opts)
 			if err != nil {
-				return fmt.Errorf("building %s: %w", name, err)
+				return fmt.Errorf("building %s: %w", t.Name(), err)
 			}
 			results[i] = c.checkEnvironment(gctx, env, memo)
 			return nil

@@ -15,6 +15,7 @@ import (
 
 type buildOptions struct {
 	global     *globalOptions
+	target     targetOptions
 	repo       string
 	offline    bool
 	chartCache string
@@ -43,15 +44,29 @@ Environments are the directories under overlays/ holding a cluster-vars.env:
   gitops-local build local
   gitops-local build ephemeral/pr-123 -o json --offline
 
+Any other Flux repository is built from the folder a root Kustomization
+applies (--path); the repository's own source is the one the Kustomization
+applying that folder reads (flux bootstrap's gotk-sync.yaml), and --source
+maps every other source to a folder:
+  gitops-local build --repo ../fleet --path clusters/staging
+
 Exit codes: 0 built cleanly, 1 built with findings, 2 could not build.`
 
 func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts := &buildOptions{global: global}
 	cmd := &cobra.Command{
-		Use:   "build ENV",
+		Use:   "build ENV | build --path DIR",
 		Short: "Print every object an environment deploys, as Flux would produce them",
 		Long:  buildLong,
-		Args:  cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(opts.target.paths) > 1 {
+				return fmt.Errorf("build takes one --path, got %d", len(opts.target.paths))
+			}
+			if len(opts.target.paths) == 1 {
+				return cobra.NoArgs(cmd, args)
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		ValidArgsFunction: func(cmd *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 {
 				return nil, cobra.ShellCompDirectiveNoFileComp
@@ -64,21 +79,31 @@ func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 			return envs, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return opts.run(cmd, streams, args[0])
+			return opts.run(cmd, streams, args)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree, else the current directory)")
+	opts.target.addFlags(f)
+	f.StringVar(&opts.repo, "repo", "", repoUsage)
 	f.BoolVar(&opts.offline, "offline", false, "never touch the network: charts come from the chart cache only")
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory (default <user cache dir>/gitops-local/charts)")
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
 	return cmd
 }
 
-func (o *buildOptions) run(cmd *cobra.Command, streams Streams, env string) error {
+func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) error {
 	batchGC()
 	ctx := cmd.Context()
-	root, err := gitops.FindRepoRoot(o.repo)
+	targets, err := o.target.targets(args)
+	if err != nil {
+		return err
+	}
+	target := targets[0]
+	sources, err := o.target.sourceMap()
+	if err != nil {
+		return err
+	}
+	root, err := o.target.repo(o.repo)
 	if err != nil {
 		return err
 	}
@@ -93,9 +118,9 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, env string) erro
 	if err != nil {
 		return err
 	}
-	e, err := gitops.Build(ctx, root, env, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars})
+	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources})
 	if err != nil {
-		return fmt.Errorf("build %s: %w", env, err)
+		return fmt.Errorf("build %s: %w", target.Name(), err)
 	}
 	objs := make([]map[string]any, 0, len(e.Objects))
 	rendered := 0

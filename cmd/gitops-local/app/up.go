@@ -12,6 +12,7 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/up"
@@ -148,7 +149,7 @@ func (o *upOptions) prepare(ctx context.Context) (up.Options, error) {
 	if err != nil {
 		return up.Options{}, err
 	}
-	root, err := findRepoRoot(ctx, o.repo)
+	root, err := gitops.FindRepoRoot(o.repo)
 	if err != nil {
 		return up.Options{}, err
 	}
@@ -207,7 +208,7 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
 	}
 	// Flags and the repository are checked before anything is created.
-	root, err := findRepoRoot(ctx, o.repo)
+	root, err := gitops.FindRepoRoot(o.repo)
 	if err != nil {
 		return err
 	}

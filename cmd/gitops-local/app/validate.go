@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"strings"
 
@@ -14,6 +13,7 @@ import (
 
 type validateOptions struct {
 	global     *globalOptions
+	target     targetOptions
 	repo       string
 	chartCache string
 	vars       map[string]string
@@ -34,7 +34,16 @@ everything it deploys, without a cluster or the network:
   - no object declared twice, no dependsOn cycle, and no image without a tag
     or digest, or tagged latest, outside the local environment.
 
-With no ENV, every environment under overlays/ is validated. Every problem
+With no ENV, every environment under overlays/ is validated. In any other
+Flux repository, --path names the folder a root Kustomization applies
+(repeatable), and --source maps the Flux sources other than the
+repository's own to folders:
+
+  gitops-local validate --repo ../fleet --path clusters/staging
+  gitops-local validate --path clusters/production \
+    --source GitRepository/team-a/team-a=../team-a
+
+ Every problem
 is reported, one per line on stdout as "file:line: [env] Kind/ns/name: field:
 message"; a summary goes to stderr. With -o json, stdout is one document
 {"environments": [...], "findings": [...]}.
@@ -44,7 +53,7 @@ Exit codes: 0 nothing found, 1 findings, 2 validation could not run.`
 func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts := &validateOptions{global: global}
 	cmd := &cobra.Command{
-		Use:   "validate [ENV...]",
+		Use:   "validate [ENV... | --path DIR...]",
 		Short: "Check every environment's objects, schemas and references offline",
 		Long:  validateLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -52,15 +61,24 @@ func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree, else the current directory)")
+	f.StringVar(&opts.repo, "repo", "", repoUsage)
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
+	opts.target.addFlags(f)
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
 	return cmd
 }
 
 func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string) error {
 	batchGC()
-	root, err := findRepoRoot(cmd.Context(), o.repo)
+	targets, err := o.target.targets(envs)
+	if err != nil {
+		return err
+	}
+	sources, err := o.target.sourceMap()
+	if err != nil {
+		return err
+	}
+	root, err := o.target.repo(o.repo)
 	if err != nil {
 		return err
 	}
@@ -72,7 +90,13 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	report, err := checker.Validate(cmd.Context(), root, envs, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars})
+	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources}
+	var report *validate.Report
+	if len(targets) == 0 {
+		report, err = checker.Validate(cmd.Context(), root, nil, opts)
+	} else {
+		report, err = checker.ValidateTargets(cmd.Context(), root, targets, opts)
+	}
 	if err != nil {
 		return fmt.Errorf("validating %s: %w", root, err)
 	}
@@ -119,10 +143,5 @@ func plural(n int, noun string) string {
 	return fmt.Sprintf("%d %ss", n, noun)
 }
 
-// findRepoRoot returns the repository commands read environments from: dir
-// when given, else the nearest folder holding overlays/ from the current
-// directory up (gitops.FindRepoRoot). The context is for callers that
-// already pass one.
-func findRepoRoot(_ context.Context, dir string) (string, error) {
-	return gitops.FindRepoRoot(dir)
-}
+// repoUsage is the --repo flag's help, the same for every command.
+const repoUsage = "root of the repository (default: with --path the enclosing git work tree, else the nearest folder holding overlays/)"
