@@ -205,3 +205,30 @@ func TestParseSource(t *testing.T) {
 		}
 	}
 }
+
+// An ArtifactGenerator's ExternalArtifact is generated offline by its copy
+// rules (globs, excludes, the Merge strategy) and built like any source.
+func TestBuildPathGeneratesExternalArtifacts(t *testing.T) {
+	root := copyDir(t, "testdata/repos/generator")
+	env := buildPath(t, root, "clusters/dev", Options{})
+	if len(env.Findings) > 0 {
+		t.Fatalf("findings: %v", env.Findings)
+	}
+	cm := findRef(t, env, "ConfigMap/podinfo/podinfo-settings")
+	data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	if data["level"] != "debug" || data["color"] != "blue" {
+		t.Errorf("settings data %v: want dev's level merged over base's (level debug, color blue)", data)
+	}
+	findRef(t, env, "ServiceAccount/podinfo/podinfo")
+	if !strings.HasPrefix(cm.Origin.File, "clusters/dev/generator.yaml#podinfo-dev/") {
+		t.Errorf("origin %q: want it named through the generator", cm.Origin.File)
+	}
+
+	// A copy rule matching nothing is one finding on the generator.
+	testutil.Edit(t, root, "clusters/dev/generator.yaml", "@repo/apps/podinfo/dev/settings.yaml", "@repo/apps/podinfo/prod/settings.yaml")
+	env = buildPath(t, root, "clusters/dev", Options{})
+	if len(env.Findings) != 1 || env.Findings[0].Object != "ArtifactGenerator/flux-system/podinfo" ||
+		env.Findings[0].Field != "spec.artifacts[0].copy[1]" || !strings.Contains(env.Findings[0].Message, "does not exist") {
+		t.Errorf("findings %v: want one on the generator's copy[1]", env.Findings)
+	}
+}
