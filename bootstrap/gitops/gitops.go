@@ -466,20 +466,19 @@ func nameOrRoot(key string) string {
 }
 
 // rootKustomization is the Kustomization that applies t: the one up
-// creates for an environment, or the one flux bootstrap creates for a path
-// (until the build finds the repository's own, see findRootSource).
+// creates for an environment (RootObjects), or for a path the one flux
+// bootstrap creates, until the build finds the repository's own (see
+// findRootSource).
 func rootKustomization(t Target) manifest.Object {
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-		"kind":       "Kustomization",
-		"metadata":   map[string]any{"name": RootName, "namespace": FluxNamespace},
-		"spec": map[string]any{
-			"interval":  "10m",
-			"path":      t.rootPath(),
-			"prune":     true,
-			"sourceRef": map[string]any{"kind": RootSourceKind, "name": RootName},
-		},
-	}}
+	ks := RootObjects(t.Env, "", nil).Kustomization
+	if t.Path != "" {
+		ks.Spec.Path = t.rootPath()
+		ks.Spec.SourceRef.Kind = "GitRepository"
+	}
+	u, err := toUnstructured(ks)
+	if err != nil {
+		panic(err) // a typed Kustomization always converts
+	}
 	return manifest.Object{Unstructured: u}
 }
 
