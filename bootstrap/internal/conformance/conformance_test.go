@@ -502,3 +502,33 @@ func teardown(t *testing.T, c client.Client, root []client.Object) {
 		}
 	}
 }
+
+// TestReadmeListsEveryCase keeps the README's coverage table equal to the
+// cases: one row per case, with its description.
+func TestReadmeListsEveryCase(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "<!-- conformance cases: kept equal to the cases by TestReadmeListsEveryCase -->\n")
+	table, _, ok2 := strings.Cut(table, "<!-- end of conformance cases -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no conformance table between its markers")
+	}
+	want := "| case | what it proves |\n| --- | --- |\n"
+	files, _ := filepath.Glob("testdata/cases/*/case.yaml")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var spec caseSpec
+		if err := yaml.Unmarshal(raw, &spec); err != nil {
+			t.Fatal(err)
+		}
+		want += fmt.Sprintf("| `%s` | %s |\n", filepath.Base(filepath.Dir(f)), spec.Description)
+	}
+	if table != want {
+		t.Errorf("README.md's conformance table is not the cases'; want:\n%s", want)
+	}
+}
