@@ -164,9 +164,7 @@ func BuildTarget(ctx context.Context, repoRoot string, t Target, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", t.Name(), err)
 	}
-	if opts.Renders == nil {
-		defer b.removeTrees()
-	}
+	defer b.removeTrees()
 	if t.Env != "" {
 		// This repository's layout: up creates the root source and the
 		// cluster-vars ConfigMap from overlays/<env>/cluster-vars.env.
@@ -301,13 +299,17 @@ func (b *builder) newTree(ctx context.Context, t Target) (*workTree, error) {
 	return b.opts.Renders.tree(ctx, key, copyRoot)
 }
 
-// removeTrees removes the working copies a build took for itself.
+// removeTrees removes the working copies a build took for itself: the
+// generated artifacts always, the others when no RenderCache shares them.
 func (b *builder) removeTrees() {
-	for _, t := range append([]*workTree{b.tree}, valuesOf(b.trees)...) {
-		os.RemoveAll(t.dir)
+	var trees []*workTree
+	if b.opts.Renders == nil {
+		trees = append([]*workTree{b.tree}, valuesOf(b.trees)...)
 	}
-	for _, t := range b.generated {
-		os.RemoveAll(t.dir)
+	for _, t := range append(trees, valuesOf(b.generated)...) {
+		if t != nil { // a generation that failed left none
+			os.RemoveAll(t.dir)
+		}
 	}
 }
 
@@ -380,6 +382,7 @@ func (b *builder) run(ctx context.Context) error {
 	root := rootKustomization(b.target)
 	queue := []manifest.Object{root}
 	seen := map[string]bool{}
+	deferred := map[string]bool{}
 	applied := map[string]string{} // object ID -> Kustomization that applies it
 	for len(queue) > 0 {
 		if err := ctx.Err(); err != nil {
@@ -389,6 +392,14 @@ func (b *builder) run(ctx context.Context) error {
 		queue = queue[1:]
 		key := ks.GetNamespace() + "/" + ks.GetName()
 		if seen[key] {
+			continue
+		}
+		// A Kustomization reading an ExternalArtifact is built once the
+		// ArtifactGenerator declaring it is, if another Kustomization
+		// still to be built may apply it.
+		if ref := sourceRefOf(ks); ref.Kind == "ExternalArtifact" && len(queue) > 0 && !deferred[key] && !b.declaresArtifact(ref) {
+			deferred[key] = true
+			queue = append(queue, ks)
 			continue
 		}
 		seen[key] = true
@@ -455,20 +466,19 @@ func nameOrRoot(key string) string {
 }
 
 // rootKustomization is the Kustomization that applies t: the one up
-// creates for an environment, or the one flux bootstrap creates for a path
-// (until the build finds the repository's own, see findRootSource).
+// creates for an environment (RootObjects), or for a path the one flux
+// bootstrap creates, until the build finds the repository's own (see
+// findRootSource).
 func rootKustomization(t Target) manifest.Object {
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-		"kind":       "Kustomization",
-		"metadata":   map[string]any{"name": RootName, "namespace": FluxNamespace},
-		"spec": map[string]any{
-			"interval":  "10m",
-			"path":      t.rootPath(),
-			"prune":     true,
-			"sourceRef": map[string]any{"kind": RootSourceKind, "name": RootName},
-		},
-	}}
+	ks := RootObjects(t.Env, "", nil).Kustomization
+	if t.Path != "" {
+		ks.Spec.Path = t.rootPath()
+		ks.Spec.SourceRef.Kind = "GitRepository"
+	}
+	u, err := toUnstructured(ks)
+	if err != nil {
+		panic(err) // a typed Kustomization always converts
+	}
 	return manifest.Object{Unstructured: u}
 }
 

@@ -502,7 +502,12 @@ func (b *builder) allTrees() []*workTree {
 	defer b.mu.Unlock()
 	out := []*workTree{b.tree}
 	out = append(out, valuesOf(b.trees)...)
-	return append(out, valuesOf(b.generated)...)
+	for _, t := range b.generated {
+		if t != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 // scrub removes the build's temporary directories from an error message.

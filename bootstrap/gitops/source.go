@@ -79,8 +79,10 @@ func (b *builder) sourceTree(ctx context.Context, ks manifest.Object) *workTree 
 		}
 		return t
 	}
-	if t, ok := b.generated[ref]; ok {
-		return t
+	if ref.Kind == "ExternalArtifact" {
+		if t, declared := b.generatedTree(ctx, ref); declared {
+			return t // nil: the generator's finding says why
+		}
 	}
 	hint := "pass --source " + ref.String() + "=DIR with the folder it serves (DIR . when it is this repository)"
 	if b.rootSource == (SourceRef{}) {

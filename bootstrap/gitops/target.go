@@ -30,13 +30,8 @@ func (t Target) Name() string {
 	return t.Env
 }
 
-// rootPath is the root Kustomization's spec.path.
-func (t Target) rootPath() string {
-	if t.Path != "" {
-		return "./" + t.Path
-	}
-	return "./" + OverlaysDir + "/" + t.Env
-}
+// rootPath is the root Kustomization's spec.path for a path target.
+func (t Target) rootPath() string { return "./" + t.Path }
 
 // resolve checks t against the repository and returns it normalised:
 // an environment that exists, or a path that is a folder inside the

@@ -32,6 +32,10 @@ func buildPath(t *testing.T, root, path string, opts Options) *Environment {
 	return env
 }
 
+// cases holds the conformance suite's cases, which the suite also applies
+// through the real controllers: the layouts these tests build.
+const cases = "../internal/conformance/testdata/cases"
+
 // copyDir copies a testdata folder into a new temporary one.
 func copyDir(t *testing.T, src string) string {
 	t.Helper()
@@ -64,7 +68,7 @@ func findRef(t *testing.T, env *Environment, ref string) manifest.Object {
 // followed, and the root path is built with the spec of the Kustomization
 // that applies it (here its postBuild substitution).
 func TestBuildPathOfABootstrapRepository(t *testing.T) {
-	root := copyDir(t, "testdata/repos/bootstrap")
+	root := copyDir(t, cases+"/bootstrap-layout/repo")
 	env := buildPath(t, root, "clusters/staging", Options{})
 	if len(env.Findings) > 0 {
 		t.Fatalf("findings on a valid bootstrap repository: %v", env.Findings)
@@ -107,8 +111,8 @@ func TestBuildPathOfABootstrapRepository(t *testing.T) {
 // one finding naming the flag, and the rest is still built; with it, the
 // tenant's folder is built into the tenant's namespace.
 func TestBuildPathWithATenantSource(t *testing.T) {
-	repos := copyDir(t, "testdata/repos")
-	root := filepath.Join(repos, "tenants")
+	repos := copyDir(t, cases+"/multi-tenant")
+	root := filepath.Join(repos, "repo")
 
 	env := buildPath(t, root, "clusters/production", Options{})
 	if len(env.Findings) != 1 {
@@ -171,7 +175,7 @@ spec:
 // Bad targets are errors, not findings: a path outside the repository, a
 // missing one, a file, and --var with a path.
 func TestBuildPathRefusesBadTargets(t *testing.T) {
-	root := copyDir(t, "testdata/repos/bootstrap")
+	root := copyDir(t, cases+"/bootstrap-layout/repo")
 	if err := os.Symlink(os.TempDir(), filepath.Join(root, "out")); err != nil {
 		t.Fatal(err)
 	}
@@ -203,5 +207,32 @@ func TestParseSource(t *testing.T) {
 		if _, _, err := ParseSource(bad); err == nil {
 			t.Errorf("ParseSource(%q) accepted", bad)
 		}
+	}
+}
+
+// An ArtifactGenerator's ExternalArtifact is generated offline by its copy
+// rules (globs, excludes, the Merge strategy) and built like any source.
+func TestBuildPathGeneratesExternalArtifacts(t *testing.T) {
+	root := copyDir(t, "testdata/repos/generator")
+	env := buildPath(t, root, "clusters/dev", Options{})
+	if len(env.Findings) > 0 {
+		t.Fatalf("findings: %v", env.Findings)
+	}
+	cm := findRef(t, env, "ConfigMap/podinfo/podinfo-settings")
+	data, _, _ := unstructured.NestedStringMap(cm.Object, "data")
+	if data["level"] != "debug" || data["color"] != "blue" {
+		t.Errorf("settings data %v: want dev's level merged over base's (level debug, color blue)", data)
+	}
+	findRef(t, env, "ServiceAccount/podinfo/podinfo")
+	if !strings.HasPrefix(cm.Origin.File, "clusters/dev/generator.yaml#podinfo-dev/") {
+		t.Errorf("origin %q: want it named through the generator", cm.Origin.File)
+	}
+
+	// A copy rule matching nothing is one finding on the generator.
+	testutil.Edit(t, root, "clusters/dev/generator.yaml", "@repo/apps/podinfo/dev/settings.yaml", "@repo/apps/podinfo/prod/settings.yaml")
+	env = buildPath(t, root, "clusters/dev", Options{})
+	if len(env.Findings) != 1 || env.Findings[0].Object != "ArtifactGenerator/flux-system/podinfo" ||
+		env.Findings[0].Field != "spec.artifacts[0].copy[1]" || !strings.Contains(env.Findings[0].Message, "does not exist") {
+		t.Errorf("findings %v: want one on the generator's copy[1]", env.Findings)
 	}
 }

@@ -19,7 +19,6 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/ssa"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,10 +40,10 @@ import (
 // Names of what up creates in the cluster: the same root that `flux
 // bootstrap` leaves in the cloud (see overlays/README.md).
 const (
-	RootName         = "flux-system"
-	ClusterVars      = "cluster-vars"
-	ArtifactRepo     = "gitops-local/repository"
-	ArtifactTag      = "local"
+	RootName         = gitops.RootName
+	ClusterVars      = gitops.VarsConfigMap
+	ArtifactRepo     = gitops.ArtifactRepo
+	ArtifactTag      = gitops.ArtifactTag
 	ChartsRepo       = "charts"
 	RegistryVariable = "CHART_REGISTRY"
 )
@@ -332,45 +331,10 @@ func (r *Runner) requestChartSources(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// rootObjects are what `flux bootstrap` would leave in a cluster.
+// rootObjects are what `flux bootstrap` would leave in a cluster
+// (gitops.RootObjects), ready to apply.
 func rootObjects(env, registry string, vars map[string]string) ([]*unstructured.Unstructured, error) {
-	cm := &corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: ClusterVars, Namespace: RootName},
-		Data:       vars,
-	}
-	repo := &sourcev1.OCIRepository{
-		TypeMeta:   metav1.TypeMeta{APIVersion: sourcev1.GroupVersion.String(), Kind: sourcev1.OCIRepositoryKind},
-		ObjectMeta: metav1.ObjectMeta{Name: RootName, Namespace: RootName},
-		Spec: sourcev1.OCIRepositorySpec{
-			URL:       "oci://" + registry + "/" + ArtifactRepo,
-			Reference: &sourcev1.OCIRepositoryRef{Tag: ArtifactTag},
-			Interval:  metav1.Duration{Duration: 10 * time.Minute},
-			Insecure:  true,
-		},
-	}
-	ks := &kustomizev1.Kustomization{
-		TypeMeta:   metav1.TypeMeta{APIVersion: kustomizev1.GroupVersion.String(), Kind: kustomizev1.KustomizationKind},
-		ObjectMeta: metav1.ObjectMeta{Name: RootName, Namespace: RootName},
-		Spec: kustomizev1.KustomizationSpec{
-			Interval:  metav1.Duration{Duration: 10 * time.Minute},
-			Path:      "./overlays/" + env,
-			Prune:     true,
-			SourceRef: kustomizev1.CrossNamespaceSourceReference{Kind: sourcev1.OCIRepositoryKind, Name: RootName},
-		},
-	}
-	var out []*unstructured.Unstructured
-	for _, o := range []runtime.Object{cm, repo, ks} {
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
-		if err != nil {
-			return nil, fmt.Errorf("converting %T: %w", o, err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		unstructured.RemoveNestedField(u.Object, "status")
-		unstructured.RemoveNestedField(u.Object, "metadata", "creationTimestamp")
-		out = append(out, u)
-	}
-	return out, nil
+	return gitops.RootObjects(env, registry, vars).Objects()
 }
 
 // readVars reads a cluster-vars.env file (see gitops.ParseVars).

@@ -64,6 +64,10 @@ type Options struct {
 	KeepDir bool
 	// WithoutFlux skips the Flux CRDs and controllers.
 	WithoutFlux bool
+	// RequeueDependency is how long kustomize- and helm-controller wait
+	// before looking again at an object whose dependsOn is not ready; 0
+	// keeps the controllers' default (30 s), which a user's cluster has.
+	RequeueDependency time.Duration
 	// StartTimeout bounds the whole start-up; 0 means 3 minutes.
 	StartTimeout time.Duration
 	// Log receives progress lines; nil discards them.
@@ -441,6 +445,9 @@ func (e *Env) startFlux(ctx context.Context, cs kubernetes.Interface) ([]*Proces
 			fmt.Sprintf("--metrics-addr=127.0.0.1:%d", e.ports[short+"-metrics"]),
 			fmt.Sprintf("--health-addr=127.0.0.1:%d", e.ports[short+"-health"]),
 			"--log-level=info",
+		}
+		if d := e.opts.RequeueDependency; d > 0 && name != "source-controller" {
+			args = append(args, "--requeue-dependency="+d.String())
 		}
 		if name == "source-controller" {
 			args = append(args,

@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
@@ -43,6 +44,12 @@ type Option func(*controlplane.Options)
 
 // WithoutFlux starts only the Kubernetes control plane and kwok.
 func WithoutFlux() Option { return func(o *controlplane.Options) { o.WithoutFlux = true } }
+
+// WithRequeueDependency makes kustomize- and helm-controller look again at
+// an object waiting on its dependsOn after d instead of their 30 s default.
+func WithRequeueDependency(d time.Duration) Option {
+	return func(o *controlplane.Options) { o.RequeueDependency = d }
+}
 
 // WithToolsDir takes the binaries from dir instead of GITOPS_LOCAL_TOOLS_DIR
 // or the user cache directory.

@@ -9,12 +9,16 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
-// repos copies the engine's sample Flux repositories (a flux bootstrap
-// one, a multi-tenant one and its tenant's) into a new folder.
+// repos copies two layouts of the conformance suite's cases into a new
+// folder: bootstrap (a flux bootstrap repository), tenants (a multi-tenant
+// one) and team-a (its tenant's repository).
 func repos(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	testutil.CopyTree(t, filepath.Join(repoRoot, "bootstrap/gitops/testdata/repos"), dir)
+	cases := filepath.Join(repoRoot, "bootstrap/internal/conformance/testdata/cases")
+	testutil.CopyTree(t, filepath.Join(cases, "bootstrap-layout/repo"), filepath.Join(dir, "bootstrap"))
+	testutil.CopyTree(t, filepath.Join(cases, "multi-tenant/repo"), filepath.Join(dir, "tenants"))
+	testutil.CopyTree(t, filepath.Join(cases, "multi-tenant/team-a"), filepath.Join(dir, "team-a"))
 	return dir
 }
 

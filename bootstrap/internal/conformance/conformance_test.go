@@ -1,0 +1,534 @@
+package conformance
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluxcd/cli-utils/pkg/object"
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/apis/meta"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/internal/testenv"
+)
+
+// placeholderHost stands, in the cases' files, for the loopback Git server
+// the suite starts; it is replaced before the build and the push alike.
+const placeholderHost = "git.conformance.invalid"
+
+// caseSpec is a case's case.yaml.
+type caseSpec struct {
+	// Description says what the case shows.
+	Description string `json:"description"`
+	// Repo is the folder of the case holding the repository the root
+	// Kustomization reads (default "repo"); every folder of the case is
+	// served as http://git.conformance.invalid/<folder>.git.
+	Repo string `json:"repo"`
+	// Path is the folder of Repo the root Kustomization applies.
+	Path string `json:"path"`
+	// Sources maps the other sources to folders of the case (--source).
+	Sources map[string]string `json:"sources"`
+}
+
+// TestConformance runs every case through the offline build and through
+// the real controllers on one shared control plane, one case after the
+// other (cases may use the same names), and requires the same objects.
+func TestConformance(t *testing.T) {
+	cases, err := filepath.Glob("testdata/cases/*/case.yaml")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no cases under testdata/cases: %v", err)
+	}
+	ctx := t.Context()
+	env := testenv.Start(ctx, t, testenv.WithRequeueDependency(time.Second))
+	c := testenv.Client(t, env)
+	git := startGitServer(t)
+	for _, file := range cases {
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			runCase(ctx, t, c, git, dir)
+		})
+	}
+}
+
+// loadCase reads a case's case.yaml, copies the case with addr in place
+// of the placeholder host, and builds it offline.
+func loadCase(ctx context.Context, t *testing.T, caseDir, addr string) (caseSpec, string, *gitops.Environment) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(caseDir, "case.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec caseSpec
+	if err := yaml.UnmarshalStrict(raw, &spec); err != nil {
+		t.Fatalf("case.yaml: %v", err)
+	}
+	if spec.Repo == "" {
+		spec.Repo = "repo"
+	}
+	if spec.Path == "" || spec.Description == "" {
+		t.Fatalf("case.yaml needs a description and a path")
+	}
+	// The case with the Git server's address in place of the placeholder:
+	// the build reads exactly what the controllers fetch.
+	work := t.TempDir()
+	copyReplacing(t, caseDir, work, placeholderHost, addr)
+
+	sources := map[gitops.SourceRef]string{}
+	for ref, folder := range spec.Sources {
+		r, _, err := gitops.ParseSource(ref + "=" + folder)
+		if err != nil {
+			t.Fatalf("case.yaml sources: %v", err)
+		}
+		sources[r] = filepath.Join(work, folder)
+	}
+	cache, err := chartcache.New(t.TempDir(), chartcache.WithOffline(true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built, err := gitops.BuildTarget(ctx, filepath.Join(work, spec.Repo), gitops.Target{Path: spec.Path},
+		gitops.Options{Offline: true, ChartCache: cache, Sources: sources})
+	if err != nil {
+		t.Fatalf("offline build: %v", err)
+	}
+	if len(built.Findings) > 0 {
+		t.Fatalf("offline build has findings on a case the controllers accept: %v", built.Findings)
+	}
+	return spec, work, built
+}
+
+// TestCasesBuildOffline builds every case offline, without the control
+// plane: each builds cleanly (the suite then holds the build to the
+// controllers).
+func TestCasesBuildOffline(t *testing.T) {
+	cases, err := filepath.Glob("testdata/cases/*/case.yaml")
+	if err != nil || len(cases) < 15 {
+		t.Fatalf("want the cases under testdata/cases, got %d: %v", len(cases), err)
+	}
+	for _, file := range cases {
+		dir := filepath.Dir(file)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			_, _, built := loadCase(t.Context(), t, dir, "127.0.0.1:1")
+			if len(built.Objects) == 0 {
+				t.Errorf("built nothing")
+			}
+		})
+	}
+}
+
+func runCase(ctx context.Context, t *testing.T, c client.Client, git *gitServer, caseDir string) {
+	spec, work, built := loadCase(ctx, t, caseDir, git.addr)
+	folders, err := os.ReadDir(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range folders {
+		if f.IsDir() {
+			git.publish(ctx, t, f.Name(), filepath.Join(work, f.Name()))
+		}
+	}
+
+	// The controllers: bootstrap as flux bootstrap does (a GitRepository
+	// and a Kustomization applying the path), then wait.
+	root := bootstrap(ctx, t, c, git.url(spec.Repo), spec.Path)
+	t.Cleanup(func() { teardown(t, c, root) })
+	var wantKs, wantHR []string
+	wantKs = append(wantKs, "flux-system/flux-system")
+	for _, o := range built.Objects {
+		gvk := o.GroupVersionKind()
+		switch {
+		case gvk.Group == kustomizev1.GroupVersion.Group && gvk.Kind == kustomizev1.KustomizationKind:
+			wantKs = append(wantKs, o.GetNamespace()+"/"+o.GetName())
+		case gvk.Group == helmv2.GroupVersion.Group && gvk.Kind == helmv2.HelmReleaseKind:
+			wantHR = append(wantHR, o.GetNamespace()+"/"+o.GetName())
+		}
+	}
+	waitReady(ctx, t, c, wantKs, wantHR)
+
+	// What the controllers applied, against what the build produced.
+	applied := appliedByKustomizations(ctx, t, c)
+	var fromKs []*unstructured.Unstructured
+	byRelease := map[string][]*unstructured.Unstructured{}
+	for _, o := range built.Objects {
+		if o.Origin.HelmRelease != "" {
+			byRelease[o.Origin.HelmRelease] = append(byRelease[o.Origin.HelmRelease], o.Unstructured)
+			continue
+		}
+		fromKs = append(fromKs, o.Unstructured)
+	}
+	diffs := Compare(fromKs, applied)
+	for _, hr := range wantHR {
+		diffs = append(diffs, compareRelease(ctx, t, c, hr, byRelease[hr])...)
+	}
+	if len(diffs) > 0 {
+		t.Errorf("%s: the offline build and the controllers differ in %d places:\n%s", spec.Description, len(diffs), strings.Join(diffs, "\n"))
+	}
+}
+
+// copyReplacing copies src to dst, replacing old with new in every file.
+func copyReplacing(t *testing.T, src, dst, old, new string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, bytes.ReplaceAll(data, []byte(old), []byte(new)), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// bootstrap creates the root GitRepository and Kustomization as flux
+// bootstrap does; the repository's own gotk-sync.yaml, if any, then takes
+// them over.
+func bootstrap(ctx context.Context, t *testing.T, c client.Client, url, path string) []client.Object {
+	t.Helper()
+	repo := &sourcev1.GitRepository{
+		ObjectMeta: metav1.ObjectMeta{Name: "flux-system", Namespace: "flux-system"},
+		Spec: sourcev1.GitRepositorySpec{
+			URL: url, Interval: metav1.Duration{Duration: time.Minute},
+			Reference: &sourcev1.GitRepositoryRef{Branch: "main"},
+		},
+	}
+	ks := &kustomizev1.Kustomization{
+		ObjectMeta: metav1.ObjectMeta{Name: "flux-system", Namespace: "flux-system"},
+		Spec: kustomizev1.KustomizationSpec{
+			Interval: metav1.Duration{Duration: 10 * time.Minute},
+			Path:     "./" + path,
+			Prune:    true,
+			SourceRef: kustomizev1.CrossNamespaceSourceReference{
+				Kind: sourcev1.GitRepositoryKind, Name: "flux-system",
+			},
+		},
+	}
+	for _, o := range []client.Object{repo, ks} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatalf("bootstrap: %v", err)
+		}
+	}
+	return []client.Object{ks, repo}
+}
+
+// waitReady waits until every Kustomization and HelmRelease named is Ready
+// for its current generation.
+func waitReady(ctx context.Context, t *testing.T, c client.Client, ks, hrs []string) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		pending := pendingObjects(ctx, c, ks, hrs)
+		if len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not Ready after 3 minutes:\n%s", strings.Join(pending, "\n"))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func pendingObjects(ctx context.Context, c client.Client, ks, hrs []string) []string {
+	var out []string
+	check := func(kind, key string, obj client.Object, conds func() []metav1.Condition) {
+		ns, name, _ := strings.Cut(key, "/")
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); err != nil {
+			out = append(out, fmt.Sprintf("%s %s: %v", kind, key, err))
+			return
+		}
+		ready := apimeta.FindStatusCondition(conds(), meta.ReadyCondition)
+		if ready == nil || ready.Status != metav1.ConditionTrue || ready.ObservedGeneration != obj.GetGeneration() {
+			msg := "no Ready condition"
+			if ready != nil {
+				msg = fmt.Sprintf("%s: %s", ready.Reason, ready.Message)
+			}
+			out = append(out, fmt.Sprintf("%s %s: %s", kind, key, msg))
+		}
+	}
+	for _, k := range ks {
+		o := &kustomizev1.Kustomization{}
+		check("Kustomization", k, o, func() []metav1.Condition { return o.Status.Conditions })
+	}
+	for _, k := range hrs {
+		o := &helmv2.HelmRelease{}
+		check("HelmRelease", k, o, func() []metav1.Condition { return o.Status.Conditions })
+	}
+	return out
+}
+
+// appliedByKustomizations reads every object in the inventory of every
+// Kustomization, with the fields kustomize-controller owns.
+func appliedByKustomizations(ctx context.Context, t *testing.T, c client.Client) map[string]Applied {
+	t.Helper()
+	list := &kustomizev1.KustomizationList{}
+	if err := c.List(ctx, list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]Applied{}
+	for _, ks := range list.Items {
+		if ks.Status.Inventory == nil {
+			continue
+		}
+		for _, e := range ks.Status.Inventory.Entries {
+			id, err := object.ParseObjMetadata(e.ID)
+			if err != nil {
+				t.Fatalf("inventory of %s/%s: %v", ks.Namespace, ks.Name, err)
+			}
+			u := &unstructured.Unstructured{}
+			u.SetGroupVersionKind(schema.GroupVersionKind{Group: id.GroupKind.Group, Version: e.Version, Kind: id.GroupKind.Kind})
+			if err := c.Get(ctx, client.ObjectKey{Namespace: id.Namespace, Name: id.Name}, u); err != nil {
+				t.Fatalf("inventory of %s/%s: %s: %v", ks.Namespace, ks.Name, e.ID, err)
+			}
+			out[Key(u)] = Applied{Live: u, Managed: managedBy(u, "kustomize-controller")}
+		}
+	}
+	return out
+}
+
+// managedBy returns the FieldsV1 of the fields manager applied.
+func managedBy(u *unstructured.Unstructured, manager string) []byte {
+	for _, m := range u.GetManagedFields() {
+		if m.Manager == manager && m.Operation == metav1.ManagedFieldsOperationApply && m.FieldsV1 != nil {
+			return m.FieldsV1.Raw
+		}
+	}
+	return nil
+}
+
+// compareRelease compares what the offline build rendered for the
+// HelmRelease key with the manifest and hooks of the release
+// helm-controller installed (read from Helm's storage Secret), objects
+// equal both ways; CRDs from the chart's crds/ folder are not in the
+// manifest and are compared with the live CRD.
+func compareRelease(ctx context.Context, t *testing.T, c client.Client, key string, want []*unstructured.Unstructured) []string {
+	t.Helper()
+	ns, name, _ := strings.Cut(key, "/")
+	hr := &helmv2.HelmRelease{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, hr); err != nil {
+		t.Fatal(err)
+	}
+	latest := hr.Status.History.Latest()
+	if latest == nil {
+		return []string{key + ": no release in the HelmRelease's history"}
+	}
+	secret := &corev1.Secret{}
+	secretName := fmt.Sprintf("sh.helm.release.v1.%s.v%d", latest.Name, latest.Version)
+	if err := c.Get(ctx, client.ObjectKey{Namespace: hr.Status.StorageNamespace, Name: secretName}, secret); err != nil {
+		t.Fatalf("%s: release storage: %v", key, err)
+	}
+	rel := decodeRelease(t, secret.Data["release"])
+	manifests := []string{rel.Manifest}
+	for _, h := range rel.Hooks {
+		if !isTestHook(h.Events) {
+			manifests = append(manifests, h.Manifest)
+		}
+	}
+	got := map[string]Applied{}
+	for _, m := range manifests {
+		for _, u := range splitDocs(t, m) {
+			if u.GetNamespace() == "" {
+				if namespaced, err := c.IsObjectNamespaced(u); err == nil && namespaced {
+					u.SetNamespace(latest.Namespace)
+				}
+			}
+			got[Key(u)] = Applied{Live: u, Exact: true}
+		}
+	}
+	var fromManifest []*unstructured.Unstructured
+	var diffs []string
+	for _, w := range want {
+		if _, ok := got[Key(w)]; !ok && w.GetKind() == "CustomResourceDefinition" {
+			live := &unstructured.Unstructured{}
+			live.SetGroupVersionKind(w.GroupVersionKind())
+			if err := c.Get(ctx, client.ObjectKey{Name: w.GetName()}, live); err != nil {
+				diffs = append(diffs, fmt.Sprintf("%s: CRD %s from crds/: %v", key, w.GetName(), err))
+				continue
+			}
+			got[Key(w)] = Applied{Live: live, Managed: managedBy(live, "helm-controller")}
+		}
+		fromManifest = append(fromManifest, w)
+	}
+	for _, d := range Compare(fromManifest, got) {
+		diffs = append(diffs, "release "+key+": "+d)
+	}
+	return diffs
+}
+
+// release is the part of a Helm release record the suite reads.
+type release struct {
+	Manifest string `json:"manifest"`
+	Hooks    []struct {
+		Manifest string   `json:"manifest"`
+		Events   []string `json:"events"`
+	} `json:"hooks"`
+}
+
+// decodeRelease decodes Helm's storage format: base64 of gzipped JSON.
+func decodeRelease(t *testing.T, data []byte) release {
+	t.Helper()
+	b, err := base64.StdEncoding.DecodeString(string(data))
+	if err != nil {
+		t.Fatalf("release record: %v", err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("release record: %v", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("release record: %v", err)
+	}
+	var r release
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("release record: %v", err)
+	}
+	return r
+}
+
+func isTestHook(events []string) bool {
+	for _, e := range events {
+		if e == "test" || e == "test-success" {
+			return true
+		}
+	}
+	return false
+}
+
+var docSep = regexp.MustCompile(`(?m)^---\s*$`)
+
+func splitDocs(t *testing.T, manifest string) []*unstructured.Unstructured {
+	t.Helper()
+	var out []*unstructured.Unstructured
+	for _, doc := range docSep.Split(manifest, -1) {
+		u := &unstructured.Unstructured{}
+		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+			t.Fatalf("release manifest: %v", err)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// teardown deletes the root objects, lets kustomize-controller prune what
+// they applied, and waits until no Flux object and no namespace the case
+// made is left, so that the next case starts from a clean cluster.
+func teardown(t *testing.T, c client.Client, root []client.Object) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	before := &corev1.NamespaceList{}
+	_ = c.List(ctx, before)
+	for _, o := range root {
+		if err := c.Delete(ctx, o); err != nil && !apierrors.IsNotFound(err) {
+			t.Errorf("teardown: %v", err)
+		}
+	}
+	for {
+		var left []string
+		kl := &kustomizev1.KustomizationList{}
+		hl := &helmv2.HelmReleaseList{}
+		gl := &sourcev1.GitRepositoryList{}
+		nl := &corev1.NamespaceList{}
+		if err := c.List(ctx, kl); err == nil {
+			for _, k := range kl.Items {
+				left = append(left, "Kustomization "+k.Namespace+"/"+k.Name)
+			}
+		}
+		if err := c.List(ctx, hl); err == nil {
+			for _, h := range hl.Items {
+				left = append(left, "HelmRelease "+h.Namespace+"/"+h.Name)
+			}
+		}
+		if err := c.List(ctx, gl); err == nil {
+			for _, g := range gl.Items {
+				if err := c.Delete(ctx, &g); err != nil && !apierrors.IsNotFound(err) {
+					t.Errorf("teardown: %v", err)
+				}
+				left = append(left, "GitRepository "+g.Namespace+"/"+g.Name)
+			}
+		}
+		if err := c.List(ctx, nl); err == nil {
+			for _, n := range nl.Items {
+				if n.Status.Phase == corev1.NamespaceTerminating {
+					left = append(left, "Namespace "+n.Name+" (terminating)")
+				}
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		sort.Strings(left)
+		select {
+		case <-ctx.Done():
+			t.Errorf("teardown: still there after 3 minutes: %s", strings.Join(left, ", "))
+			return
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// TestReadmeListsEveryCase keeps the README's coverage table equal to the
+// cases: one row per case, with its description.
+func TestReadmeListsEveryCase(t *testing.T) {
+	readme, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "<!-- conformance cases: kept equal to the cases by TestReadmeListsEveryCase -->\n")
+	table, _, ok2 := strings.Cut(table, "<!-- end of conformance cases -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no conformance table between its markers")
+	}
+	want := "| case | what it proves |\n| --- | --- |\n"
+	files, _ := filepath.Glob("testdata/cases/*/case.yaml")
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var spec caseSpec
+		if err := yaml.Unmarshal(raw, &spec); err != nil {
+			t.Fatal(err)
+		}
+		want += fmt.Sprintf("| `%s` | %s |\n", filepath.Base(filepath.Dir(f)), spec.Description)
+	}
+	if table != want {
+		t.Errorf("README.md's conformance table is not the cases'; want:\n%s", want)
+	}
+}
