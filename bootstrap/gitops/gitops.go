@@ -68,6 +68,11 @@ type Options struct {
 	// Renders, when set, shares chart renders between the builds of one
 	// run (see RenderCache).
 	Renders *RenderCache
+	// Fixtures, when set, is a directory of YAML files holding objects
+	// that exist in the cluster but not in Git (see ReadFixtures): the
+	// ConfigMaps and Secrets post-build substitution reads, and objects
+	// references may name. A malformed file is an error.
+	Fixtures string
 }
 
 // Environment is everything an environment deploys.
@@ -88,6 +93,9 @@ type Environment struct {
 	CRDs []*apiextensionsv1.CustomResourceDefinition
 	// Findings are the problems met while building.
 	Findings []manifest.Finding
+	// Fixtures are the objects of Options.Fixtures: in the cluster, not
+	// deployed by the environment.
+	Fixtures []manifest.Object
 }
 
 // Environments lists every environment of the repository: each directory
@@ -133,6 +141,12 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		return nil, fmt.Errorf("unknown environment %q: want one of %s (directories under %s/ holding a %s)",
 			env, strings.Join(envs, ", "), OverlaysDir, VarsFile)
 	}
+	var fixtures []manifest.Object
+	if opts.Fixtures != "" {
+		if fixtures, err = ReadFixtures(opts.Fixtures); err != nil {
+			return nil, err
+		}
+	}
 	if opts.ChartCache == nil {
 		dir, err := chartcache.DefaultDir(os.LookupEnv)
 		if err != nil {
@@ -168,10 +182,14 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 	for k, v := range opts.Vars {
 		b.vars[k] = v
 	}
+	if b.base, err = baseSources(b.vars, fixtures); err != nil {
+		return nil, err
+	}
+	b.sources = b.base
 	if err := b.run(ctx); err != nil {
 		return nil, err
 	}
-	out := &Environment{Name: env, Vars: b.vars, Findings: b.findings}
+	out := &Environment{Name: env, Vars: b.vars, Findings: b.findings, Fixtures: fixtures}
 	for _, blk := range b.blocks {
 		out.Objects = append(out.Objects, blk.objects...)
 		out.Objects = append(out.Objects, blk.rendered...)
@@ -201,8 +219,13 @@ type builder struct {
 	mu       sync.Mutex
 	findings []manifest.Finding
 	charts   map[string]*loadedChart
-	// kube serves the cluster-vars ConfigMap to post-build substitution.
-	kube client.Client
+	// base are the ConfigMaps and Secrets in the cluster before the
+	// environment applies anything; sources are those a walk's
+	// substitutions read from (see walkSettled), served by kube, and
+	// substReads which of them a walk's substitutions read.
+	base, sources clusterSources
+	kube          client.Client
+	substReads    map[string]bool
 }
 
 // workTree is a working copy of a repository's published directories.
@@ -287,9 +310,20 @@ func ParseVars(data []byte) (vars map[string]string, bad []int) {
 
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
-// run builds the root Kustomization, follows every Flux Kustomization it
-// finds, then renders the HelmReleases.
+// run walks the Kustomizations until their substitutions settle, then
+// renders the HelmReleases.
 func (b *builder) run(ctx context.Context) error {
+	if err := b.walkSettled(ctx); err != nil {
+		return err
+	}
+	b.checkKustomizationRefs()
+	b.expandHelmReleases(ctx)
+	return nil
+}
+
+// walk builds the root Kustomization and follows every Flux Kustomization
+// it finds.
+func (b *builder) walk(ctx context.Context) error {
 	root := rootKustomization(b.env)
 	queue := []manifest.Object{root}
 	seen := map[string]bool{}
@@ -327,8 +361,6 @@ func (b *builder) run(ctx context.Context) error {
 		b.blocks = append(b.blocks, blk)
 		queue = append(queue, orderByDependsOn(children)...)
 	}
-	b.checkKustomizationRefs()
-	b.expandHelmReleases(ctx)
 	return nil
 }
 

@@ -17,9 +17,11 @@
 // Reference rules:
 //   - the objects a cluster's bootstrap creates (BootstrapObjects: the root
 //     OCIRepository and Kustomization flux-system and the cluster-vars
-//     ConfigMap in flux-system) are not in Git and always resolve;
-//   - Kustomization spec.sourceRef, spec.dependsOn (namespace defaults to the
-//     referrer's) and non-optional spec.postBuild.substituteFrom;
+//     ConfigMap in flux-system) and the build's fixtures are not in Git and
+//     always resolve;
+//   - Kustomization spec.sourceRef and spec.dependsOn (namespace defaults to
+//     the referrer's); its spec.postBuild.substituteFrom is checked by the
+//     build, which substitutes from what it names;
 //   - HelmRelease spec.chart.spec.sourceRef, spec.chartRef (exactly one of
 //     spec.chart and spec.chartRef), spec.dependsOn and non-optional
 //     spec.valuesFrom; HelmChart spec.sourceRef;
@@ -71,17 +73,18 @@ func NewChecker() (*Checker, error) {
 // environment installs, and returns the findings, sorted. env names the
 // environment in each finding.
 func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) []manifest.Finding {
-	return c.check(ctx, env, objs, crds, nil)
+	return c.check(ctx, env, objs, crds, nil, nil)
 }
 
 // check is Check, sharing work with the other environments of a run
-// through memo (nil: no sharing).
-func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) []manifest.Finding {
+// through memo (nil: no sharing); references to the objects in cluster
+// (the build's fixtures: in the cluster, not in Git) resolve.
+func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo, cluster []manifest.Object) []manifest.Finding {
 	schemaIx, findings := c.schemas.index(crds, memo)
 	for i := range findings {
 		findings[i].Environment = env
 	}
-	envIx := newEnvIndex(env, objs, schemaIx)
+	envIx := newEnvIndex(env, objs, schemaIx, cluster)
 	for _, o := range objs {
 		if o.Unstructured == nil {
 			continue

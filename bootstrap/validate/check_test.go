@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
@@ -486,5 +487,20 @@ func TestCRDsAreBuiltin(t *testing.T) {
 	fs := checkStream(t, "staging", s)
 	if len(fs) != 1 || fs[0].Object != "CustomResourceDefinition/valkeys.hyperspike.io" || fs[0].Field != "spec.bogus" {
 		t.Errorf("want one unknown-field finding on the CRD, got:\n%s", join(fs))
+	}
+}
+
+// TestFixturesResolveReferences: an object only the cluster has (a build's
+// fixture) satisfies a reference as one the environment deploys does.
+func TestFixturesResolveReferences(t *testing.T) {
+	s := strings.Replace(base, "  values:\n    image", "  valuesFrom: [{kind: ConfigMap, name: web-values}]\n  values:\n    image", 1)
+	env := &gitops.Environment{Name: "ephemeral/pr-1", Objects: objects(t, "env.yaml", s), CRDs: crds(t, append(esoCRDs(), testCRD)...)}
+	fs := testChecker(t).CheckEnvironment(context.Background(), env)
+	if len(fs) != 1 || fs[0].Field != "spec.valuesFrom[0]" {
+		t.Fatalf("without the fixture: want the valuesFrom finding, got:\n%s", join(fs))
+	}
+	env.Fixtures = objects(t, "fixtures/cluster.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-values, namespace: app}\n")
+	if fs := testChecker(t).CheckEnvironment(context.Background(), env); len(fs) != 0 {
+		t.Errorf("with the fixture: want no findings, got:\n%s", join(fs))
 	}
 }

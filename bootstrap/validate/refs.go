@@ -70,11 +70,12 @@ type envIndex struct {
 	// clusters.
 	secrets map[string]bool
 	schemas *schemaIndex
-	// bootstrap are the keys of BootstrapObjects.
+	// bootstrap are the keys of BootstrapObjects and of the objects only
+	// the cluster has (the build's fixtures).
 	bootstrap map[string]bool
 }
 
-func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex) *envIndex {
+func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex, cluster []manifest.Object) *envIndex {
 	ix := &envIndex{env: env, objects: map[string]manifest.Object{}, namespaces: map[string]bool{}, secrets: map[string]bool{}, schemas: schemas}
 	for _, ns := range wellKnownNamespaces {
 		ix.namespaces[ns] = true
@@ -82,6 +83,12 @@ func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex) *envI
 	ix.bootstrap = map[string]bool{}
 	for _, b := range BootstrapObjects {
 		ix.bootstrap[key(b.Group, b.Kind, b.Namespace, b.Name)] = true
+	}
+	for _, o := range cluster {
+		ix.bootstrap[o.ID()] = true
+		if gvk := o.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Namespace" {
+			ix.namespaces[o.GetName()] = true
+		}
 	}
 	for _, o := range objs {
 		if o.Unstructured == nil {
@@ -235,8 +242,8 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 	case gvk.Group == kustomizeGroup && gvk.Kind == "Kustomization":
 		sourceRef("spec.sourceRef", []string{"Bucket", "ExternalArtifact", "GitRepository", "OCIRepository"}, "spec", "sourceRef")
 		dependsOn("Kustomization")
-		subst, _, _ := unstructured.NestedSlice(obj.Object, "spec", "postBuild", "substituteFrom")
-		fromRefs("spec.postBuild.substituteFrom", subst)
+		// spec.postBuild.substituteFrom: the build reports what it cannot
+		// substitute from (gitops.Build).
 	case gvk.Group == helmGroup && gvk.Kind == "HelmRelease":
 		_, hasChart, _ := unstructured.NestedMap(obj.Object, "spec", "chart")
 		_, hasChartRef, _ := unstructured.NestedMap(obj.Object, "spec", "chartRef")

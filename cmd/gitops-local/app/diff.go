@@ -17,6 +17,7 @@ type diffOptions struct {
 	base       string
 	chartCache string
 	vars       map[string]string
+	fixtures   string
 }
 
 const diffLong = `Compare what two environments deploy, object by object, charts rendered:
@@ -61,6 +62,7 @@ func newDiffCmd(streams Streams, global *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.base, "base", "", "git ref to compare the environment with (a branch, tag or commit)")
 	cmd.Flags().StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
 	cmd.Flags().StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environments' cluster-vars.env (repeatable)")
+	cmd.Flags().StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
 	return cmd
 }
 
@@ -94,7 +96,7 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	}
 	var built [2]*gitops.Environment
 	for i, s := range []side{a, b} {
-		env, err := gitops.Build(ctx, s.repo, s.env, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars})
+		env, err := gitops.Build(ctx, s.repo, s.env, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Fixtures: o.fixtures})
 		if err != nil {
 			return fmt.Errorf("building %s: %w", s.label, err)
 		}
