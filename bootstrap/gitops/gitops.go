@@ -194,6 +194,7 @@ func Build(ctx context.Context, repoRoot, env string, opts Options) (*Environmen
 		out.Objects = append(out.Objects, blk.objects...)
 		out.Objects = append(out.Objects, blk.rendered...)
 	}
+	clearClusterScopedNamespaces(out.Objects)
 	out.CRDs = collectCRDs(out.Objects, opts.Renders)
 	for i := range out.Findings {
 		out.Findings[i].Environment = env

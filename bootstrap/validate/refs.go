@@ -40,20 +40,6 @@ var BootstrapObjects = []struct{ Group, Kind, Namespace, Name string }{
 	{"", "ConfigMap", "flux-system", "cluster-vars"},
 }
 
-// clusterScoped lists the built-in kinds that have no namespace.
-var clusterScoped = map[string]bool{
-	"Namespace": true, "Node": true, "PersistentVolume": true, "ComponentStatus": true,
-	"ClusterRole": true, "ClusterRoleBinding": true, "StorageClass": true, "CSIDriver": true,
-	"CSINode": true, "VolumeAttachment": true, "CustomResourceDefinition": true, "APIService": true,
-	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
-	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
-	"MutatingAdmissionPolicy": true, "MutatingAdmissionPolicyBinding": true,
-	"PriorityClass": true, "IngressClass": true, "RuntimeClass": true, "FlowSchema": true,
-	"PriorityLevelConfiguration": true, "CertificateSigningRequest": true, "ClusterTrustBundle": true,
-	"DeviceClass": true, "ResourceSlice": true, "IPAddress": true, "ServiceCIDR": true,
-	"StorageVersionMigration": true, "VolumeAttributesClass": true,
-}
-
 // key identifies an object like manifest.Object.ID.
 func key(group, kind, namespace, name string) string {
 	return group + "/" + kind + "/" + namespace + "/" + name
@@ -145,16 +131,10 @@ func (ix *envIndex) secretExists(namespace, name string) bool {
 }
 
 // namespaced reports whether obj's kind is namespaced, and whether that is
-// known at all.
+// known at all (scope.Scopes: the built-in kinds and the environment's and
+// Flux's CRDs).
 func (ix *envIndex) namespaced(obj manifest.Object) (namespaced, known bool) {
-	gvk := obj.GroupVersionKind()
-	if isBuiltin(gvk) {
-		return !clusterScoped[gvk.Kind], true
-	}
-	if cv := ix.schemas.byGVK[gvk]; cv != nil {
-		return cv.namespaced, true
-	}
-	return false, false
+	return ix.schemas.scopes.Namespaced(obj.GroupVersionKind())
 }
 
 // checkRefs checks that everything obj refers to exists in the environment.
