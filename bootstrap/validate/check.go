@@ -6,9 +6,9 @@
 // Schemas come from three places. Built-in kinds are decoded strictly into
 // client-go's Go types (unknown fields, duplicate fields and wrong types are
 // errors) and their enumerated values are checked. Flux kinds are decoded
-// strictly into the pinned Flux API types and validated against the pinned
-// controllers' CRDs, which are embedded (see fluxcrds). Every other kind is
-// validated against the structural schema of the CRD the environment
+// strictly into the pinned Flux API types (where the tool imports them) and
+// validated against the pinned controllers' CRDs, read from the embedded
+// install manifests (bootstrap/flux). Every other kind is validated against the structural schema of the CRD the environment
 // installs for it, as the API server would: unknown fields (what it would
 // prune), then on the defaulted object types, enums, required fields,
 // patterns, bounds and the CRD's CEL rules (x-kubernetes-validations). A kind no CRD
@@ -27,6 +27,13 @@
 //     spec.valuesFrom; HelmChart spec.sourceRef;
 //   - ExternalSecret spec.secretStoreRef (SecretStore in its namespace, or
 //     ClusterSecretStore);
+//   - notification: Alert spec.providerRef (a Provider) and
+//     spec.eventSources, Receiver spec.resources (each a Flux object; name
+//     "*" matches any), Receiver and Provider Secret references;
+//   - image: ImagePolicy spec.imageRepositoryRef, ImageUpdateAutomation
+//     spec.sourceRef (a GitRepository), ImageRepository Secret references
+//     and serviceAccountName; source-watcher: ArtifactGenerator
+//     spec.sources; a Secret these name resolves as an envFrom Secret does;
 //   - Ingress backends name a Service in the Ingress's namespace, and a pod
 //     template's serviceAccountName (other than "default") a ServiceAccount
 //     in its namespace;

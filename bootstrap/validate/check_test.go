@@ -1,9 +1,7 @@
 package validate
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -14,7 +12,6 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
-	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
 var (
@@ -449,34 +446,6 @@ spec: {dependsOn: [{name: d}]}
 	}
 	if fs[1].Message != "dependsOn cycle: x/d -> x/d" || fs[1].Field != "spec.dependsOn[0]" {
 		t.Errorf("second cycle: %s", fs[1])
-	}
-}
-
-// TestFluxCRDsMatchPins checks that the embedded Flux CRDs come from the
-// controller versions the project pins.
-func TestFluxCRDsMatchPins(t *testing.T) {
-	f, err := os.Open("fluxcrds/SOURCES")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]string{
-		"github.com/fluxcd/source-controller":    versions.SourceController,
-		"github.com/fluxcd/kustomize-controller": versions.KustomizeController,
-		"github.com/fluxcd/helm-controller":      versions.HelmController,
-	}
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		mod, _, _ := strings.Cut(sc.Text(), " ")
-		path, version, _ := strings.Cut(mod, "@")
-		if want[path] != version {
-			t.Errorf("fluxcrds/SOURCES: %s at %s, but bootstrap/versions pins %q: run fluxcrds/generate.sh", path, version, want[path])
-		}
-		seen[path] = true
-	}
-	if len(seen) != len(want) {
-		t.Errorf("fluxcrds/SOURCES names %d controllers, want %d", len(seen), len(want))
 	}
 }
 

@@ -16,6 +16,9 @@ const (
 	kustomizeGroup = "kustomize.toolkit.fluxcd.io"
 	helmGroup      = "helm.toolkit.fluxcd.io"
 	esoGroup       = "external-secrets.io"
+	notifyGroup    = "notification.toolkit.fluxcd.io"
+	imageGroup     = "image.toolkit.fluxcd.io"
+	watcherGroup   = "source.extensions.fluxcd.io"
 	cnpgGroup      = "postgresql.cnpg.io"
 	valkeyGroup    = "hyperspike.io"
 )
@@ -266,6 +269,8 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 		}
 	}
 
+	checkFluxExtensionRefs(ix, obj, missing)
+
 	podSpec, podPath, cs := podContainers(obj)
 	if sa, _ := podSpec["serviceAccountName"].(string); sa != "" && sa != "default" && !ix.has("", "ServiceAccount", ns, sa) {
 		missing(podPath+".serviceAccountName", "ServiceAccount", ns, sa, "")
@@ -290,6 +295,89 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 		}
 	}
 	return out
+}
+
+// fluxKindGroups are the API groups of the Flux kinds an Alert or a
+// Receiver may name (notification-controller's CRDs enumerate them).
+var fluxKindGroups = map[string]string{
+	"Bucket": sourceGroup, "GitRepository": sourceGroup, "HelmChart": sourceGroup, "HelmRepository": sourceGroup,
+	"OCIRepository": sourceGroup, "ExternalArtifact": sourceGroup,
+	"Kustomization": kustomizeGroup, "HelmRelease": helmGroup,
+	"ImageRepository": imageGroup, "ImagePolicy": imageGroup, "ImageUpdateAutomation": imageGroup,
+	"ArtifactGenerator": watcherGroup,
+}
+
+// checkFluxExtensionRefs checks the references of the notification, image
+// and source-watcher kinds.
+func checkFluxExtensionRefs(ix *envIndex, obj manifest.Object, missing func(field, kind, ns, name, why string)) {
+	ns := obj.GetNamespace()
+	gvk := obj.GroupVersionKind()
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	// objects checks a list of {kind, name, namespace} references to Flux
+	// objects; name "*" matches any object of the kind.
+	objects := func(path ...string) {
+		list, _, _ := unstructured.NestedSlice(obj.Object, path...)
+		for i, item := range list {
+			m, _ := item.(map[string]any)
+			kind, name, rns := str(m, "kind"), str(m, "name"), str(m, "namespace")
+			if rns == "" {
+				rns = ns
+			}
+			group, known := fluxKindGroups[kind]
+			if !known || name == "" || name == "*" {
+				continue // the schema reports an unknown kind
+			}
+			if !ix.has(group, kind, rns, name) {
+				missing(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i), kind, rns, name, "")
+			}
+		}
+	}
+	// named checks a {name, namespace} reference to group/kind at path.
+	named := func(group, kind string, path ...string) {
+		m, found, _ := unstructured.NestedMap(obj.Object, path...)
+		if !found {
+			return
+		}
+		name, rns := str(m, "name"), str(m, "namespace")
+		if rns == "" {
+			rns = ns
+		}
+		if name != "" && !ix.has(group, kind, rns, name) {
+			missing(strings.Join(path, "."), kind, rns, name, "")
+		}
+	}
+	secrets := func(fields ...string) {
+		for _, f := range fields {
+			name, _, _ := unstructured.NestedString(obj.Object, "spec", f, "name")
+			if name != "" && !ix.secretExists(ns, name) {
+				missing("spec."+f, "Secret", ns, name, "no Secret or ExternalSecret creates it (give it with --fixtures if only the cluster has it)")
+			}
+		}
+	}
+	switch {
+	case gvk.Group == notifyGroup && gvk.Kind == "Alert":
+		named(notifyGroup, "Provider", "spec", "providerRef")
+		objects("spec", "eventSources")
+	case gvk.Group == notifyGroup && gvk.Kind == "Receiver":
+		objects("spec", "resources")
+		secrets("secretRef")
+	case gvk.Group == notifyGroup && gvk.Kind == "Provider":
+		secrets("secretRef", "certSecretRef", "proxySecretRef")
+	case gvk.Group == imageGroup && gvk.Kind == "ImagePolicy":
+		named(imageGroup, "ImageRepository", "spec", "imageRepositoryRef")
+	case gvk.Group == imageGroup && gvk.Kind == "ImageRepository":
+		secrets("secretRef", "certSecretRef", "proxySecretRef")
+		if sa, _, _ := unstructured.NestedString(obj.Object, "spec", "serviceAccountName"); sa != "" && sa != "default" && !ix.has("", "ServiceAccount", ns, sa) {
+			missing("spec.serviceAccountName", "ServiceAccount", ns, sa, "")
+		}
+	case gvk.Group == imageGroup && gvk.Kind == "ImageUpdateAutomation":
+		kind, _, _ := unstructured.NestedString(obj.Object, "spec", "sourceRef", "kind")
+		if kind == "GitRepository" {
+			named(sourceGroup, kind, "spec", "sourceRef")
+		}
+	case gvk.Group == watcherGroup && gvk.Kind == "ArtifactGenerator":
+		objects("spec", "sources")
+	}
 }
 
 func contains(ss []string, s string) bool {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"reflect"
 	"regexp"
 	"sort"
@@ -31,11 +30,10 @@ import (
 	apiservercel "k8s.io/apiserver/pkg/apis/cel"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 
+	"github.com/leynos/gitops-local/bootstrap/flux"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 	"github.com/leynos/gitops-local/bootstrap/scope"
-	"github.com/leynos/gitops-local/bootstrap/validate/fluxcrds"
 )
 
 // builtinScheme holds the Go types of the APIs a Kubernetes API server
@@ -123,21 +121,21 @@ func newSchemas() (*schemas, error) {
 	return s, nil
 }
 
-// loadFluxCRDs decodes the embedded Flux CRDs.
+// loadFluxCRDs decodes the Flux CRDs of the embedded install manifests
+// (bootstrap/flux), the one copy of them the tool carries.
 func loadFluxCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	files, err := fs.Glob(fluxcrds.FS, "*.yaml")
+	objs, err := flux.Manifests()
 	if err != nil {
-		return nil, fmt.Errorf("listing embedded Flux CRDs: %w", err)
+		return nil, err
 	}
 	var out []*apiextensionsv1.CustomResourceDefinition
-	for _, f := range files {
-		data, err := fluxcrds.FS.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("reading embedded Flux CRD %s: %w", f, err)
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
 		}
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(data, crd); err != nil {
-			return nil, fmt.Errorf("decoding embedded Flux CRD %s: %w", f, err)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, crd); err != nil {
+			return nil, fmt.Errorf("decoding embedded Flux CRD %s: %w", o.GetName(), err)
 		}
 		out = append(out, crd)
 	}
