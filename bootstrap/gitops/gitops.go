@@ -227,6 +227,9 @@ type builder struct {
 	base, sources clusterSources
 	kube          client.Client
 	substReads    map[string]bool
+	// substNeeds are each Kustomization's required substituteFrom
+	// entries, for checkSubstitutionDeadlocks.
+	substNeeds map[string][]substNeed
 }
 
 // workTree is a working copy of a repository's published directories.

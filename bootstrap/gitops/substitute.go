@@ -233,7 +233,7 @@ func (b *builder) walkSettled(ctx context.Context) error {
 	before := len(b.findings)
 	for n := 1; ; n++ {
 		b.blocks, b.findings = nil, b.findings[:before]
-		b.substReads, b.kube = map[string]bool{}, nil
+		b.substReads, b.substNeeds, b.kube = map[string]bool{}, map[string][]substNeed{}, nil
 		if err := b.walk(ctx); err != nil {
 			return err
 		}
@@ -243,6 +243,7 @@ func (b *builder) walkSettled(ctx context.Context) error {
 		}
 		next := b.base.with(applied)
 		if n == maxWalks || next.sameAt(b.sources, b.substReads) {
+			b.checkSubstitutionDeadlocks(applied)
 			return nil
 		}
 		b.sources = next
@@ -281,6 +282,10 @@ func (b *builder) availableSubstituteFrom(ks manifest.Object, u unstructured.Uns
 		}
 		k := sourceKey(ref.Kind, u.GetNamespace(), ref.Name)
 		b.substReads[k] = true
+		if !ref.Optional {
+			ks := ks.GetNamespace() + "/" + ks.GetName()
+			b.substNeeds[ks] = append(b.substNeeds[ks], substNeed{index: i, source: k, kind: ref.Kind, name: ref.Name})
+		}
 		if _, exists := b.sources[k]; exists || ref.Optional {
 			kept = append(kept, item)
 			continue
@@ -294,4 +299,92 @@ func (b *builder) availableSubstituteFrom(ks manifest.Object, u unstructured.Uns
 	out := unstructured.Unstructured{Object: deepCopyMap(u.Object)}
 	_ = unstructured.SetNestedSlice(out.Object, kept, "spec", "postBuild", "substituteFrom")
 	return out
+}
+
+// substNeed is a required spec.postBuild.substituteFrom entry of a
+// Kustomization: its index and the source it names.
+type substNeed struct {
+	index      int
+	source     string // sourceKey
+	kind, name string
+}
+
+// checkSubstitutionDeadlocks reports each required substituteFrom source
+// that the environment applies only through the Kustomization that needs
+// it: by itself, by a Kustomization it creates, or by one that in turn
+// waits for such a source. kustomize-controller builds (and substitutes)
+// before it applies, so such a Kustomization would wait forever, though a
+// walk that takes the environment's final objects as the cluster's would
+// substitute it.
+func (b *builder) checkSubstitutionDeadlocks(applied []manifest.Object) {
+	if len(b.substNeeds) == 0 {
+		return
+	}
+	applier := map[string]string{}       // source -> Kustomization applying it
+	parent := map[string]string{}        // Kustomization -> Kustomization applying it
+	file := map[string]manifest.Object{} // Kustomization -> its object
+	for _, o := range applied {
+		key := o.GetNamespace() + "/" + o.GetName()
+		switch {
+		case isSubstitutionSource(o):
+			applier[sourceKey(o.GetKind(), o.GetNamespace(), o.GetName())] = o.Origin.Kustomization
+		case isFluxKustomization(o):
+			parent[key] = o.Origin.Kustomization
+			file[key] = o
+		}
+	}
+	// waitsFor lists what Kustomization k cannot be applied before.
+	waitsFor := func(k string) []string {
+		var out []string
+		if p, ok := parent[k]; ok && p != "" {
+			out = append(out, p)
+		}
+		for _, n := range b.substNeeds[k] {
+			if _, inBase := b.base[n.source]; inBase {
+				continue
+			}
+			if a, ok := applier[n.source]; ok && a != "" {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	reaches := func(from, to string) bool {
+		seen := map[string]bool{}
+		stack := []string{from}
+		for len(stack) > 0 {
+			k := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if k == to {
+				return true
+			}
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			stack = append(stack, waitsFor(k)...)
+		}
+		return false
+	}
+	keys := make([]string, 0, len(b.substNeeds))
+	for k := range b.substNeeds {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		ks, ok := file[k]
+		if !ok {
+			continue
+		}
+		for _, n := range b.substNeeds[k] {
+			a, ok := applier[n.source]
+			if _, inBase := b.base[n.source]; inBase || !ok || !reaches(a, k) {
+				continue
+			}
+			b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ks.Ref(),
+				Field: fmt.Sprintf("spec.postBuild.substituteFrom[%d]", n.index),
+				Message: fmt.Sprintf("%s %s is applied by Kustomization %s, which cannot be applied before %s is: kustomize-controller would wait for it forever (set optional: true, or create it outside this Kustomization's chain)",
+					n.kind, strings.TrimPrefix(n.source, n.kind+"/"), nameOrRoot(a), ks.Ref())})
+		}
+	}
 }

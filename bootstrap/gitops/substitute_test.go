@@ -218,3 +218,65 @@ func TestFixturesErrors(t *testing.T) {
 		t.Errorf("err = %v, want the object given twice", err)
 	}
 }
+
+// TestSubstituteFromWhatOnlyItselfApplies: kustomize-controller substitutes
+// before it applies, so a Kustomization cannot read a ConfigMap that only
+// it, or a Kustomization it creates, applies: it would wait forever. The
+// sibling that reads the same ConfigMap is fine.
+func TestSubstituteFromWhatOnlyItselfApplies(t *testing.T) {
+	ks := func(name, path string) string {
+		return `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: ` + name + `, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ` + path + `
+  prune: true
+  sourceRef: {kind: OCIRepository, name: flux-system}
+  postBuild:
+    substituteFrom:
+      - {kind: ConfigMap, name: cluster-vars}
+      - {kind: ConfigMap, name: own-vars}
+`
+	}
+	root := writeRepo(t, map[string]string{
+		"overlays/test/cluster-vars.env": "A=b\n",
+		// parent creates child, which applies own-vars; parent needs it.
+		"overlays/test/ks.yaml": ks("parent", "./gitops/parent") + "---\n" + ks("sibling", "./gitops/sibling"),
+		"gitops/parent/child.yaml": `
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: child, namespace: flux-system}
+spec:
+  interval: 10m
+  path: ./gitops/child
+  prune: true
+  sourceRef: {kind: OCIRepository, name: flux-system}
+`,
+		"gitops/child/vars.yaml": `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: own-vars, namespace: flux-system}
+data: {COLOR: blue}
+`,
+		"gitops/sibling/out.yaml": `
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: out, namespace: default}
+data: {color: "${COLOR}"}
+`,
+	})
+	e := build(t, root, "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+	if got := str(t, find(t, e, "ConfigMap", "default", "out"), "data.color"); got != "blue" {
+		t.Errorf("sibling: color = %q, want blue", got)
+	}
+	if len(e.Findings) != 1 {
+		t.Fatalf("%d findings, want 1:\n%s", len(e.Findings), findingsText(e.Findings))
+	}
+	f := e.Findings[0]
+	if f.Object != "Kustomization/flux-system/parent" || f.Field != "spec.postBuild.substituteFrom[1]" ||
+		!strings.Contains(f.Message, "applied by Kustomization flux-system/child") || !strings.Contains(f.Message, "forever") {
+		t.Errorf("finding %s, want the parent waiting forever for own-vars", f)
+	}
+}
