@@ -29,11 +29,17 @@ everything it deploys, without a cluster or the network:
     environment installs (a kind no CRD serves is a finding);
   - every reference: dependsOn, sourceRef, chartRef, valuesFrom,
     substituteFrom, secretStoreRef, Ingress backends, service accounts,
-    namespaces, and the Secrets workloads read (allowed when an
+    namespaces, the references between Flux notification, image and
+    source-watcher objects, and the Secrets workloads read (allowed when an
     ExternalSecret or an operator creates them, and always in the local
     environment, where 'gitops-local up' creates the app Secret);
   - no object declared twice, no dependsOn cycle, and no image without a tag
     or digest, or tagged latest, outside the local environment.
+
+Objects that exist in the cluster but not in Git (a Secret made by hand, a
+ConfigMap another tool writes) can be given with --fixtures DIR, a folder
+of YAML files: references to them resolve, and post-build substitution
+reads them.
 
 With no ENV, every environment under overlays/ is validated. Every problem
 is reported, one per line on stdout as "file:line: [env] Kind/ns/name: field:
