@@ -2,106 +2,19 @@ package validate
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
 
-// fluxKinds holds one object of each kind of the Flux controllers whose
-// CRDs only are installed (notification, image-reflector,
-// image-automation, source-watcher), referring to one another and to a
-// GitRepository, as a Flux user would write them.
-const fluxKinds = `
-apiVersion: source.toolkit.fluxcd.io/v1
-kind: GitRepository
-metadata: {name: app, namespace: flux-system}
-spec:
-  interval: 5m
-  url: https://git.example.com/app.git
-  ref: {branch: main}
----
-apiVersion: v1
-kind: Secret
-metadata: {name: slack-url, namespace: flux-system}
-stringData: {address: https://hooks.example.com/x}
----
-apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Provider
-metadata: {name: slack, namespace: flux-system}
-spec:
-  type: slack
-  channel: general
-  secretRef: {name: slack-url}
----
-apiVersion: notification.toolkit.fluxcd.io/v1beta3
-kind: Alert
-metadata: {name: on-call, namespace: flux-system}
-spec:
-  providerRef: {name: slack}
-  eventSeverity: error
-  eventSources:
-    - kind: GitRepository
-      name: app
-    - kind: Kustomization
-      name: '*'
----
-apiVersion: v1
-kind: Secret
-metadata: {name: webhook-token, namespace: flux-system}
-stringData: {token: abc}
----
-apiVersion: notification.toolkit.fluxcd.io/v1
-kind: Receiver
-metadata: {name: github, namespace: flux-system}
-spec:
-  type: github
-  events: [ping, push]
-  secretRef: {name: webhook-token}
-  resources:
-    - kind: GitRepository
-      name: app
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageRepository
-metadata: {name: app, namespace: flux-system}
-spec:
-  image: ghcr.io/example/app
-  interval: 5m
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImagePolicy
-metadata: {name: app, namespace: flux-system}
-spec:
-  imageRepositoryRef: {name: app}
-  policy:
-    semver: {range: '>=1.0.0'}
----
-apiVersion: image.toolkit.fluxcd.io/v1
-kind: ImageUpdateAutomation
-metadata: {name: app, namespace: flux-system}
-spec:
-  interval: 30m
-  sourceRef: {kind: GitRepository, name: app}
-  git:
-    checkout: {ref: {branch: main}}
-    commit:
-      author: {name: fluxbot, email: fluxbot@example.com}
-    push: {branch: main}
-  update: {path: ./, strategy: Setters}
----
-apiVersion: source.extensions.fluxcd.io/v1beta1
-kind: ArtifactGenerator
-metadata: {name: bundle, namespace: flux-system}
-spec:
-  sources:
-    - alias: app
-      kind: GitRepository
-      name: app
-  artifacts:
-    - name: app
-      copy:
-        - from: '@app/deploy/**'
-          to: '@artifact/'
-`
+// fluxKinds is testdata/fluxkinds.yaml.
+var fluxKinds = func() string {
+	data, err := os.ReadFile("testdata/fluxkinds.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}()
 
 func checkFluxKinds(t *testing.T, stream string) []string {
 	t.Helper()
