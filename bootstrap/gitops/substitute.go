@@ -203,7 +203,8 @@ func (b *builder) availableSubstituteFrom(ks manifest.Object, u unstructured.Uns
 		}
 		b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ks.Ref(),
 			Field: fmt.Sprintf("spec.postBuild.substituteFrom[%d]", i),
-			Message: fmt.Sprintf("%s %s does not exist: no Kustomization of this environment applies it and no fixture (--fixtures) gives it; "+
+			Message: fmt.Sprintf("%s %s does not exist: no Kustomization of this environment applies it and no fixture (--fixtures) gives it "+
+				"(one that only the cluster has, or that an ExternalSecret or operator makes, goes there); "+
 				"kustomize-controller would not apply %s until it exists (set optional: true if it may be absent); its objects are checked substituted without it",
 				ref.Kind, types.NamespacedName{Namespace: u.GetNamespace(), Name: ref.Name}, ks.Ref())})
 	}
