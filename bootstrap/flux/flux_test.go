@@ -22,7 +22,8 @@ func TestManifestsMatchPins(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := map[string]string{}
-	served := map[string]bool{} // group/version/kind
+	served := map[string]bool{}        // group/version/kind
+	crdVersions := map[string]string{} // component -> app.kubernetes.io/version of its CRDs
 	for _, o := range objs {
 		switch o.GetKind() {
 		case "Deployment":
@@ -38,6 +39,8 @@ func TestManifestsMatchPins(t *testing.T) {
 				t.Errorf("deployment %s runs as service account %q, want its own", o.GetName(), sa)
 			}
 		case "CustomResourceDefinition":
+			l := o.GetLabels()
+			crdVersions[l["app.kubernetes.io/component"]] = l["app.kubernetes.io/version"]
 			group, _, _ := unstructured.NestedString(o.Object, "spec", "group")
 			kind, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
 			vs, _, _ := unstructured.NestedSlice(o.Object, "spec", "versions")
@@ -59,6 +62,19 @@ func TestManifestsMatchPins(t *testing.T) {
 			t.Errorf("deployment %s image = %q, want %q", name, images[name], img)
 		}
 	}
+	if len(images) != len(want) {
+		t.Errorf("deployments %v, want only %d: the other controllers contribute CRDs only", images, len(want))
+	}
+	for component, v := range map[string]string{
+		"source-controller": versions.SourceController, "kustomize-controller": versions.KustomizeController,
+		"helm-controller": versions.HelmController, "notification-controller": versions.NotificationController,
+		"image-reflector-controller": versions.ImageReflectorController, "image-automation-controller": versions.ImageAutomationController,
+		"source-watcher": versions.SourceWatcher,
+	} {
+		if crdVersions[component] != v {
+			t.Errorf("CRDs of %s at %q, want the pinned %s", component, crdVersions[component], v)
+		}
+	}
 	for _, gvk := range []string{
 		sourcev1.GroupVersion.String() + "/" + sourcev1.OCIRepositoryKind,
 		sourcev1.GroupVersion.String() + "/" + sourcev1.HelmRepositoryKind,
@@ -66,6 +82,14 @@ func TestManifestsMatchPins(t *testing.T) {
 		sourcev1.GroupVersion.String() + "/" + sourcev1.GitRepositoryKind,
 		kustomizev1.GroupVersion.String() + "/" + kustomizev1.KustomizationKind,
 		helmv2.GroupVersion.String() + "/" + helmv2.HelmReleaseKind,
+		// CRDs only: validate checks these kinds against them.
+		"notification.toolkit.fluxcd.io/v1beta3/Alert",
+		"notification.toolkit.fluxcd.io/v1beta3/Provider",
+		"notification.toolkit.fluxcd.io/v1/Receiver",
+		"image.toolkit.fluxcd.io/v1/ImageRepository",
+		"image.toolkit.fluxcd.io/v1/ImagePolicy",
+		"image.toolkit.fluxcd.io/v1/ImageUpdateAutomation",
+		"source.extensions.fluxcd.io/v1beta1/ArtifactGenerator",
 	} {
 		if !served[gvk] {
 			t.Errorf("embedded CRDs do not serve %s, which the tool uses", gvk)

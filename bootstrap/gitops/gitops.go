@@ -71,6 +71,11 @@ type Options struct {
 	// Sources maps Flux sources other than the repository's own to the
 	// local folders holding what they serve (--source KIND/NS/NAME=DIR).
 	Sources map[SourceRef]string
+	// Fixtures, when set, is a directory of YAML files holding objects
+	// that exist in the cluster but not in Git (see ReadFixtures): the
+	// ConfigMaps and Secrets post-build substitution reads, and objects
+	// references may name. A malformed file is an error.
+	Fixtures string
 }
 
 // Environment is everything an environment deploys.
@@ -91,6 +96,9 @@ type Environment struct {
 	CRDs []*apiextensionsv1.CustomResourceDefinition
 	// Findings are the problems met while building.
 	Findings []manifest.Finding
+	// Fixtures are the objects of Options.Fixtures: in the cluster, not
+	// deployed by the environment.
+	Fixtures []manifest.Object
 }
 
 // Environments lists every environment of the repository: each directory
@@ -137,6 +145,12 @@ func BuildTarget(ctx context.Context, repoRoot string, t Target, opts Options) (
 	if err != nil {
 		return nil, err
 	}
+	var fixtures []manifest.Object
+	if opts.Fixtures != "" {
+		if fixtures, err = ReadFixtures(opts.Fixtures); err != nil {
+			return nil, err
+		}
+	}
 	if opts.ChartCache == nil {
 		dir, err := chartcache.DefaultDir(os.LookupEnv)
 		if err != nil {
@@ -174,14 +188,19 @@ func BuildTarget(ctx context.Context, repoRoot string, t Target, opts Options) (
 			b.vars[k] = v
 		}
 	}
+	if b.base, err = baseSources(b.env, b.vars, fixtures); err != nil {
+		return nil, err
+	}
+	b.sources = b.base
 	if err := b.run(ctx); err != nil {
 		return nil, err
 	}
-	out := &Environment{Name: t.Name(), Vars: b.vars, Findings: b.findings}
+	out := &Environment{Name: t.Name(), Vars: b.vars, Findings: b.findings, Fixtures: fixtures}
 	for _, blk := range b.blocks {
 		out.Objects = append(out.Objects, blk.objects...)
 		out.Objects = append(out.Objects, blk.rendered...)
 	}
+	clearClusterScopedNamespaces(out.Objects)
 	out.CRDs = collectCRDs(out.Objects, opts.Renders)
 	for i := range out.Findings {
 		out.Findings[i].Environment = t.Name()
@@ -217,8 +236,16 @@ type builder struct {
 	mu       sync.Mutex
 	findings []manifest.Finding
 	charts   map[string]*loadedChart
-	// kube serves the cluster-vars ConfigMap to post-build substitution.
-	kube client.Client
+	// base are the ConfigMaps and Secrets in the cluster before the
+	// environment applies anything; sources are those a walk's
+	// substitutions read from (see walkSettled), served by kube, and
+	// substReads which of them a walk's substitutions read.
+	base, sources clusterSources
+	kube          client.Client
+	substReads    map[string]bool
+	// substNeeds are each Kustomization's required substituteFrom
+	// entries, for checkSubstitutionDeadlocks.
+	substNeeds map[string][]substNeed
 }
 
 // workTree is a working copy of what a Flux source serves.
@@ -313,6 +340,18 @@ func (b *builder) removeTrees() {
 	}
 }
 
+// dropGenerated removes the artifacts generated so far.
+func (b *builder) dropGenerated() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for ref, t := range b.generated {
+		if t != nil {
+			os.RemoveAll(t.dir)
+		}
+		delete(b.generated, ref)
+	}
+}
+
 func valuesOf[K comparable, V any](m map[K]V) []V {
 	out := make([]V, 0, len(m))
 	for _, v := range m {
@@ -376,9 +415,21 @@ func ParseVars(data []byte) (vars map[string]string, bad []int) {
 
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
-// run builds the root Kustomization, follows every Flux Kustomization it
-// finds, then renders the HelmReleases.
+// run walks the Kustomizations until their substitutions settle, then
+// renders the HelmReleases.
 func (b *builder) run(ctx context.Context) error {
+	if err := b.walkSettled(ctx); err != nil {
+		return err
+	}
+	b.checkKustomizationRefs()
+	b.expandHelmReleases(ctx)
+	return nil
+}
+
+// walk builds the root Kustomization and follows every Flux Kustomization
+// it finds.
+func (b *builder) walk(ctx context.Context) error {
+	b.dropGenerated() // a walk generates artifacts afresh, with its findings
 	root := rootKustomization(b.target)
 	queue := []manifest.Object{root}
 	seen := map[string]bool{}
@@ -440,8 +491,6 @@ func (b *builder) run(ctx context.Context) error {
 		b.blocks = append(b.blocks, blk)
 		queue = append(queue, orderByDependsOn(children)...)
 	}
-	b.checkKustomizationRefs()
-	b.expandHelmReleases(ctx)
 	return nil
 }
 

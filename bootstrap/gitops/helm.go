@@ -183,18 +183,14 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 	}
 	g.Wait() // renders report their problems as findings, never as errors
 
-	clusterScoped := clusterScopedKinds(b.blocks)
 	for _, r := range releases {
 		for _, o := range r.objs {
-			if o.GetNamespace() == "" && !clusterScoped[o.GroupVersionKind().GroupKind().String()] {
+			// Helm puts objects without a namespace in the release's; the
+			// build clears it again on cluster-scoped kinds (clearClusterScopedNamespaces).
+			if o.GetNamespace() == "" {
 				o.SetNamespace(releaseNamespace(r.hr))
 			}
 			r.blk.rendered = append(r.blk.rendered, o)
-			if o.GetKind() == "CustomResourceDefinition" {
-				if k := crdGroupKind(o.Unstructured); k != "" && crdScope(o.Unstructured) == "Cluster" {
-					clusterScoped[k] = true
-				}
-			}
 		}
 	}
 }
@@ -684,52 +680,6 @@ func (b *builder) renderedOrigin(lc *loadedChart, hr manifest.Object, sources ma
 		src = path.Join(lc.dir, rest)
 	}
 	return manifest.Origin{File: src}
-}
-
-// builtinClusterScoped are the Kubernetes kinds that are not namespaced.
-var builtinClusterScoped = []string{
-	"Namespace", "Node", "PersistentVolume", "ClusterRole.rbac.authorization.k8s.io",
-	"ClusterRoleBinding.rbac.authorization.k8s.io", "CustomResourceDefinition.apiextensions.k8s.io",
-	"StorageClass.storage.k8s.io", "CSIDriver.storage.k8s.io", "VolumeAttachment.storage.k8s.io",
-	"PriorityClass.scheduling.k8s.io", "IngressClass.networking.k8s.io", "RuntimeClass.node.k8s.io",
-	"MutatingWebhookConfiguration.admissionregistration.k8s.io",
-	"ValidatingWebhookConfiguration.admissionregistration.k8s.io",
-	"ValidatingAdmissionPolicy.admissionregistration.k8s.io",
-	"ValidatingAdmissionPolicyBinding.admissionregistration.k8s.io",
-	"APIService.apiregistration.k8s.io", "CertificateSigningRequest.certificates.k8s.io",
-	"FlowSchema.flowcontrol.apiserver.k8s.io", "PriorityLevelConfiguration.flowcontrol.apiserver.k8s.io",
-	"GatewayClass.gateway.networking.k8s.io",
-}
-
-// clusterScopedKinds is the set of cluster-scoped GroupKinds ("Kind.group")
-// known so far: the built-in ones and those of the CRDs the manifests hold.
-func clusterScopedKinds(blocks []*block) map[string]bool {
-	out := map[string]bool{}
-	for _, k := range builtinClusterScoped {
-		out[k] = true
-	}
-	for _, blk := range blocks {
-		for _, o := range blk.objects {
-			if o.GetKind() == "CustomResourceDefinition" && crdScope(o.Unstructured) == "Cluster" {
-				out[crdGroupKind(o.Unstructured)] = true
-			}
-		}
-	}
-	return out
-}
-
-func crdScope(o *unstructured.Unstructured) string {
-	s, _, _ := unstructured.NestedString(o.Object, "spec", "scope")
-	return s
-}
-
-func crdGroupKind(o *unstructured.Unstructured) string {
-	g, _, _ := unstructured.NestedString(o.Object, "spec", "group")
-	k, _, _ := unstructured.NestedString(o.Object, "spec", "names", "kind")
-	if k == "" {
-		return ""
-	}
-	return k + "." + g
 }
 
 // postRender applies the HelmRelease's kustomize post-renderers (patches and

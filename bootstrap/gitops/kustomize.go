@@ -18,11 +18,8 @@ import (
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	yamlv2 "go.yaml.in/yaml/v2"
 	"gopkg.in/yaml.v3"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/kustomize/api/konfig"
 	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
@@ -87,8 +84,10 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		always = true
 	}
 	var kube client.Client
+	subst := u
 	if hasPostBuild {
-		kube = b.varsClient()
+		kube = b.substitutionClient()
+		subst = b.availableSubstituteFrom(ks, u)
 	}
 
 	var out []manifest.Object
@@ -101,7 +100,7 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		origin := b.originOf(dirPath, res.GetAnnotations()[originAnnotation], res.GetKind(), res.GetName())
 		origin.Kustomization = key
 		if hasPostBuild {
-			if _, err := fluxkustomize.SubstituteVariables(ctx, kube, u, res,
+			if _, err := fluxkustomize.SubstituteVariables(ctx, kube, subst, res,
 				fluxkustomize.SubstituteWithStrict(true), fluxkustomize.SubstituteWithAlways(always)); err != nil {
 				msg := fmt.Sprintf("post-build substitution (applied by %s): %v", ref, err)
 				if m := unsetVar.FindStringSubmatch(err.Error()); m != nil {
@@ -111,7 +110,7 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 				b.addFinding(manifest.Finding{File: origin.File, Line: origin.Line,
 					Object: manifest.Ref(res.GetKind(), res.GetNamespace(), res.GetName()), Message: msg})
 				// Flux substitutes unset variables with "" unless strict.
-				if _, err := fluxkustomize.SubstituteVariables(ctx, kube, u, res,
+				if _, err := fluxkustomize.SubstituteVariables(ctx, kube, subst, res,
 					fluxkustomize.SubstituteWithAlways(always)); err != nil {
 					continue
 				}
@@ -177,19 +176,6 @@ func (b *builder) generateAndBuild(tree *workTree, ks manifest.Object, u unstruc
 		return nil, &buildFailure{field: "spec.path", message: fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err))}
 	}
 	return m, nil
-}
-
-// varsClient returns the client post-build substitution reads the
-// cluster-vars ConfigMap from, made once per build: the variables do not
-// change during a build.
-func (b *builder) varsClient() client.Client {
-	if b.kube == nil {
-		b.kube = fake.NewClientBuilder().WithObjects(&corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: VarsConfigMap, Namespace: FluxNamespace},
-			Data:       b.vars,
-		}).Build()
-	}
-	return b.kube
 }
 
 // checkPatchTargets reports each patch whose target selects nothing, in the

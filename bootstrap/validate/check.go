@@ -6,9 +6,9 @@
 // Schemas come from three places. Built-in kinds are decoded strictly into
 // client-go's Go types (unknown fields, duplicate fields and wrong types are
 // errors) and their enumerated values are checked. Flux kinds are decoded
-// strictly into the pinned Flux API types and validated against the pinned
-// controllers' CRDs, which are embedded (see fluxcrds). Every other kind is
-// validated against the structural schema of the CRD the environment
+// strictly into the pinned Flux API types (where the tool imports them) and
+// validated against the pinned controllers' CRDs, read from the embedded
+// install manifests (bootstrap/flux). Every other kind is validated against the structural schema of the CRD the environment
 // installs for it, as the API server would: unknown fields (what it would
 // prune), then on the defaulted object types, enums, required fields,
 // patterns, bounds and the CRD's CEL rules (x-kubernetes-validations). A kind no CRD
@@ -17,14 +17,23 @@
 // Reference rules:
 //   - the objects a cluster's bootstrap creates (BootstrapObjects: the root
 //     OCIRepository and Kustomization flux-system and the cluster-vars
-//     ConfigMap in flux-system) are not in Git and always resolve;
-//   - Kustomization spec.sourceRef, spec.dependsOn (namespace defaults to the
-//     referrer's) and non-optional spec.postBuild.substituteFrom;
+//     ConfigMap in flux-system) and the build's fixtures are not in Git and
+//     always resolve;
+//   - Kustomization spec.sourceRef and spec.dependsOn (namespace defaults to
+//     the referrer's); its spec.postBuild.substituteFrom is checked by the
+//     build, which substitutes from what it names;
 //   - HelmRelease spec.chart.spec.sourceRef, spec.chartRef (exactly one of
 //     spec.chart and spec.chartRef), spec.dependsOn and non-optional
 //     spec.valuesFrom; HelmChart spec.sourceRef;
 //   - ExternalSecret spec.secretStoreRef (SecretStore in its namespace, or
 //     ClusterSecretStore);
+//   - notification: Alert spec.providerRef (a Provider) and
+//     spec.eventSources, Receiver spec.resources (each a Flux object; name
+//     "*" matches any), Receiver and Provider Secret references;
+//   - image: ImagePolicy spec.imageRepositoryRef, ImageUpdateAutomation
+//     spec.sourceRef (a GitRepository), ImageRepository Secret references
+//     and serviceAccountName; source-watcher: ArtifactGenerator
+//     spec.sources; a Secret these name resolves as an envFrom Secret does;
 //   - Ingress backends name a Service in the Ingress's namespace, and a pod
 //     template's serviceAccountName (other than "default") a ServiceAccount
 //     in its namespace;
@@ -71,17 +80,18 @@ func NewChecker() (*Checker, error) {
 // environment installs, and returns the findings, sorted. env names the
 // environment in each finding.
 func (c *Checker) Check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition) []manifest.Finding {
-	return c.check(ctx, env, objs, crds, nil)
+	return c.check(ctx, env, objs, crds, nil, nil)
 }
 
 // check is Check, sharing work with the other environments of a run
-// through memo (nil: no sharing).
-func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo) []manifest.Finding {
+// through memo (nil: no sharing); references to the objects in cluster
+// (the build's fixtures: in the cluster, not in Git) resolve.
+func (c *Checker) check(ctx context.Context, env string, objs []manifest.Object, crds []*apiextensionsv1.CustomResourceDefinition, memo *runMemo, cluster []manifest.Object) []manifest.Finding {
 	schemaIx, findings := c.schemas.index(crds, memo)
 	for i := range findings {
 		findings[i].Environment = env
 	}
-	envIx := newEnvIndex(env, objs, schemaIx)
+	envIx := newEnvIndex(env, objs, schemaIx, cluster)
 	for _, o := range objs {
 		if o.Unstructured == nil {
 			continue

@@ -1,9 +1,7 @@
 package validate
 
 import (
-	"bufio"
 	"context"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -12,8 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
+	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
-	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
 var (
@@ -451,34 +449,6 @@ spec: {dependsOn: [{name: d}]}
 	}
 }
 
-// TestFluxCRDsMatchPins checks that the embedded Flux CRDs come from the
-// controller versions the project pins.
-func TestFluxCRDsMatchPins(t *testing.T) {
-	f, err := os.Open("fluxcrds/SOURCES")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]string{
-		"github.com/fluxcd/source-controller":    versions.SourceController,
-		"github.com/fluxcd/kustomize-controller": versions.KustomizeController,
-		"github.com/fluxcd/helm-controller":      versions.HelmController,
-	}
-	seen := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		mod, _, _ := strings.Cut(sc.Text(), " ")
-		path, version, _ := strings.Cut(mod, "@")
-		if want[path] != version {
-			t.Errorf("fluxcrds/SOURCES: %s at %s, but bootstrap/versions pins %q: run fluxcrds/generate.sh", path, version, want[path])
-		}
-		seen[path] = true
-	}
-	if len(seen) != len(want) {
-		t.Errorf("fluxcrds/SOURCES names %d controllers, want %d", len(seen), len(want))
-	}
-}
-
 // TestCRDsAreBuiltin checks that CustomResourceDefinitions are validated as
 // the built-in kind they are, strictly.
 func TestCRDsAreBuiltin(t *testing.T) {
@@ -486,5 +456,20 @@ func TestCRDsAreBuiltin(t *testing.T) {
 	fs := checkStream(t, "staging", s)
 	if len(fs) != 1 || fs[0].Object != "CustomResourceDefinition/valkeys.hyperspike.io" || fs[0].Field != "spec.bogus" {
 		t.Errorf("want one unknown-field finding on the CRD, got:\n%s", join(fs))
+	}
+}
+
+// TestFixturesResolveReferences: an object only the cluster has (a build's
+// fixture) satisfies a reference as one the environment deploys does.
+func TestFixturesResolveReferences(t *testing.T) {
+	s := strings.Replace(base, "  values:\n    image", "  valuesFrom: [{kind: ConfigMap, name: web-values}]\n  values:\n    image", 1)
+	env := &gitops.Environment{Name: "ephemeral/pr-1", Objects: objects(t, "env.yaml", s), CRDs: crds(t, append(esoCRDs(), testCRD)...)}
+	fs := testChecker(t).CheckEnvironment(context.Background(), env)
+	if len(fs) != 1 || fs[0].Field != "spec.valuesFrom[0]" {
+		t.Fatalf("without the fixture: want the valuesFrom finding, got:\n%s", join(fs))
+	}
+	env.Fixtures = objects(t, "fixtures/cluster.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-values, namespace: app}\n")
+	if fs := testChecker(t).CheckEnvironment(context.Background(), env); len(fs) != 0 {
+		t.Errorf("with the fixture: want no findings, got:\n%s", join(fs))
 	}
 }

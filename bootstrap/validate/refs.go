@@ -16,6 +16,9 @@ const (
 	kustomizeGroup = "kustomize.toolkit.fluxcd.io"
 	helmGroup      = "helm.toolkit.fluxcd.io"
 	esoGroup       = "external-secrets.io"
+	notifyGroup    = "notification.toolkit.fluxcd.io"
+	imageGroup     = "image.toolkit.fluxcd.io"
+	watcherGroup   = "source.extensions.fluxcd.io"
 	cnpgGroup      = "postgresql.cnpg.io"
 	valkeyGroup    = "hyperspike.io"
 )
@@ -40,20 +43,6 @@ var BootstrapObjects = []struct{ Group, Kind, Namespace, Name string }{
 	{"", "ConfigMap", "flux-system", "cluster-vars"},
 }
 
-// clusterScoped lists the built-in kinds that have no namespace.
-var clusterScoped = map[string]bool{
-	"Namespace": true, "Node": true, "PersistentVolume": true, "ComponentStatus": true,
-	"ClusterRole": true, "ClusterRoleBinding": true, "StorageClass": true, "CSIDriver": true,
-	"CSINode": true, "VolumeAttachment": true, "CustomResourceDefinition": true, "APIService": true,
-	"MutatingWebhookConfiguration": true, "ValidatingWebhookConfiguration": true,
-	"ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
-	"MutatingAdmissionPolicy": true, "MutatingAdmissionPolicyBinding": true,
-	"PriorityClass": true, "IngressClass": true, "RuntimeClass": true, "FlowSchema": true,
-	"PriorityLevelConfiguration": true, "CertificateSigningRequest": true, "ClusterTrustBundle": true,
-	"DeviceClass": true, "ResourceSlice": true, "IPAddress": true, "ServiceCIDR": true,
-	"StorageVersionMigration": true, "VolumeAttributesClass": true,
-}
-
 // key identifies an object like manifest.Object.ID.
 func key(group, kind, namespace, name string) string {
 	return group + "/" + kind + "/" + namespace + "/" + name
@@ -70,11 +59,12 @@ type envIndex struct {
 	// clusters.
 	secrets map[string]bool
 	schemas *schemaIndex
-	// bootstrap are the keys of BootstrapObjects.
+	// bootstrap are the keys of BootstrapObjects and of the objects only
+	// the cluster has (the build's fixtures).
 	bootstrap map[string]bool
 }
 
-func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex) *envIndex {
+func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex, cluster []manifest.Object) *envIndex {
 	ix := &envIndex{env: env, objects: map[string]manifest.Object{}, namespaces: map[string]bool{}, secrets: map[string]bool{}, schemas: schemas}
 	for _, ns := range wellKnownNamespaces {
 		ix.namespaces[ns] = true
@@ -82,6 +72,12 @@ func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex) *envI
 	ix.bootstrap = map[string]bool{}
 	for _, b := range BootstrapObjects {
 		ix.bootstrap[key(b.Group, b.Kind, b.Namespace, b.Name)] = true
+	}
+	for _, o := range cluster {
+		ix.bootstrap[o.ID()] = true
+		if gvk := o.GroupVersionKind(); gvk.Group == "" && gvk.Kind == "Namespace" {
+			ix.namespaces[o.GetName()] = true
+		}
 	}
 	for _, o := range objs {
 		if o.Unstructured == nil {
@@ -138,16 +134,10 @@ func (ix *envIndex) secretExists(namespace, name string) bool {
 }
 
 // namespaced reports whether obj's kind is namespaced, and whether that is
-// known at all.
+// known at all (scope.Scopes: the built-in kinds and the environment's and
+// Flux's CRDs).
 func (ix *envIndex) namespaced(obj manifest.Object) (namespaced, known bool) {
-	gvk := obj.GroupVersionKind()
-	if isBuiltin(gvk) {
-		return !clusterScoped[gvk.Kind], true
-	}
-	if cv := ix.schemas.byGVK[gvk]; cv != nil {
-		return cv.namespaced, true
-	}
-	return false, false
+	return ix.schemas.scopes.Namespaced(obj.GroupVersionKind())
 }
 
 // checkRefs checks that everything obj refers to exists in the environment.
@@ -235,8 +225,8 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 	case gvk.Group == kustomizeGroup && gvk.Kind == "Kustomization":
 		sourceRef("spec.sourceRef", []string{"Bucket", "ExternalArtifact", "GitRepository", "OCIRepository"}, "spec", "sourceRef")
 		dependsOn("Kustomization")
-		subst, _, _ := unstructured.NestedSlice(obj.Object, "spec", "postBuild", "substituteFrom")
-		fromRefs("spec.postBuild.substituteFrom", subst)
+		// spec.postBuild.substituteFrom: the build reports what it cannot
+		// substitute from (gitops.Build).
 	case gvk.Group == helmGroup && gvk.Kind == "HelmRelease":
 		_, hasChart, _ := unstructured.NestedMap(obj.Object, "spec", "chart")
 		_, hasChartRef, _ := unstructured.NestedMap(obj.Object, "spec", "chartRef")
@@ -279,6 +269,8 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 		}
 	}
 
+	checkFluxExtensionRefs(ix, obj, missing)
+
 	podSpec, podPath, cs := podContainers(obj)
 	if sa, _ := podSpec["serviceAccountName"].(string); sa != "" && sa != "default" && !ix.has("", "ServiceAccount", ns, sa) {
 		missing(podPath+".serviceAccountName", "ServiceAccount", ns, sa, "")
@@ -303,6 +295,89 @@ func checkRefs(ix *envIndex, obj manifest.Object) []manifest.Finding {
 		}
 	}
 	return out
+}
+
+// fluxKindGroups are the API groups of the Flux kinds an Alert or a
+// Receiver may name (notification-controller's CRDs enumerate them).
+var fluxKindGroups = map[string]string{
+	"Bucket": sourceGroup, "GitRepository": sourceGroup, "HelmChart": sourceGroup, "HelmRepository": sourceGroup,
+	"OCIRepository": sourceGroup, "ExternalArtifact": sourceGroup,
+	"Kustomization": kustomizeGroup, "HelmRelease": helmGroup,
+	"ImageRepository": imageGroup, "ImagePolicy": imageGroup, "ImageUpdateAutomation": imageGroup,
+	"ArtifactGenerator": watcherGroup,
+}
+
+// checkFluxExtensionRefs checks the references of the notification, image
+// and source-watcher kinds.
+func checkFluxExtensionRefs(ix *envIndex, obj manifest.Object, missing func(field, kind, ns, name, why string)) {
+	ns := obj.GetNamespace()
+	gvk := obj.GroupVersionKind()
+	str := func(m map[string]any, k string) string { s, _ := m[k].(string); return s }
+	// objects checks a list of {kind, name, namespace} references to Flux
+	// objects; name "*" matches any object of the kind.
+	objects := func(path ...string) {
+		list, _, _ := unstructured.NestedSlice(obj.Object, path...)
+		for i, item := range list {
+			m, _ := item.(map[string]any)
+			kind, name, rns := str(m, "kind"), str(m, "name"), str(m, "namespace")
+			if rns == "" {
+				rns = ns
+			}
+			group, known := fluxKindGroups[kind]
+			if !known || name == "" || name == "*" {
+				continue // the schema reports an unknown kind
+			}
+			if !ix.has(group, kind, rns, name) {
+				missing(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i), kind, rns, name, "")
+			}
+		}
+	}
+	// named checks a {name, namespace} reference to group/kind at path.
+	named := func(group, kind string, path ...string) {
+		m, found, _ := unstructured.NestedMap(obj.Object, path...)
+		if !found {
+			return
+		}
+		name, rns := str(m, "name"), str(m, "namespace")
+		if rns == "" {
+			rns = ns
+		}
+		if name != "" && !ix.has(group, kind, rns, name) {
+			missing(strings.Join(path, "."), kind, rns, name, "")
+		}
+	}
+	secrets := func(fields ...string) {
+		for _, f := range fields {
+			name, _, _ := unstructured.NestedString(obj.Object, "spec", f, "name")
+			if name != "" && !ix.secretExists(ns, name) {
+				missing("spec."+f, "Secret", ns, name, "no Secret or ExternalSecret creates it (give it with --fixtures if only the cluster has it)")
+			}
+		}
+	}
+	switch {
+	case gvk.Group == notifyGroup && gvk.Kind == "Alert":
+		named(notifyGroup, "Provider", "spec", "providerRef")
+		objects("spec", "eventSources")
+	case gvk.Group == notifyGroup && gvk.Kind == "Receiver":
+		objects("spec", "resources")
+		secrets("secretRef")
+	case gvk.Group == notifyGroup && gvk.Kind == "Provider":
+		secrets("secretRef", "certSecretRef", "proxySecretRef")
+	case gvk.Group == imageGroup && gvk.Kind == "ImagePolicy":
+		named(imageGroup, "ImageRepository", "spec", "imageRepositoryRef")
+	case gvk.Group == imageGroup && gvk.Kind == "ImageRepository":
+		secrets("secretRef", "certSecretRef", "proxySecretRef")
+		if sa, _, _ := unstructured.NestedString(obj.Object, "spec", "serviceAccountName"); sa != "" && sa != "default" && !ix.has("", "ServiceAccount", ns, sa) {
+			missing("spec.serviceAccountName", "ServiceAccount", ns, sa, "")
+		}
+	case gvk.Group == imageGroup && gvk.Kind == "ImageUpdateAutomation":
+		kind, _, _ := unstructured.NestedString(obj.Object, "spec", "sourceRef", "kind")
+		if kind == "GitRepository" {
+			named(sourceGroup, kind, "spec", "sourceRef")
+		}
+	case gvk.Group == watcherGroup && gvk.Kind == "ArtifactGenerator":
+		objects("spec", "sources")
+	}
 }
 
 func contains(ss []string, s string) bool {

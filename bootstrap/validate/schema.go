@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"reflect"
 	"regexp"
 	"sort"
@@ -31,10 +30,10 @@ import (
 	apiservercel "k8s.io/apiserver/pkg/apis/cel"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	kjson "sigs.k8s.io/json"
-	"sigs.k8s.io/yaml"
 
+	"github.com/leynos/gitops-local/bootstrap/flux"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
-	"github.com/leynos/gitops-local/bootstrap/validate/fluxcrds"
+	"github.com/leynos/gitops-local/bootstrap/scope"
 )
 
 // builtinScheme holds the Go types of the APIs a Kubernetes API server
@@ -62,7 +61,6 @@ var fluxScheme = func() *runtime.Scheme {
 // crdVersion is one served version of a CRD, compiled for validation.
 type crdVersion struct {
 	crd        string // the CRD's name, for messages
-	namespaced bool
 	structural *structuralschema.Structural
 	validator  apiservervalidation.SchemaValidator
 	// cel evaluates the schema's x-kubernetes-validations rules; nil when
@@ -87,6 +85,7 @@ func (cv *crdVersion) celValidator() *structuralcel.Validator {
 type compiledCRD struct {
 	group    string
 	kind     string
+	scope    string                 // spec.scope
 	versions map[string]*crdVersion // served versions only
 	err      error                  // the CRD's schema could not be compiled
 }
@@ -122,21 +121,21 @@ func newSchemas() (*schemas, error) {
 	return s, nil
 }
 
-// loadFluxCRDs decodes the embedded Flux CRDs.
+// loadFluxCRDs decodes the Flux CRDs of the embedded install manifests
+// (bootstrap/flux), the one copy of them the tool carries.
 func loadFluxCRDs() ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	files, err := fs.Glob(fluxcrds.FS, "*.yaml")
+	objs, err := flux.Manifests()
 	if err != nil {
-		return nil, fmt.Errorf("listing embedded Flux CRDs: %w", err)
+		return nil, err
 	}
 	var out []*apiextensionsv1.CustomResourceDefinition
-	for _, f := range files {
-		data, err := fluxcrds.FS.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("reading embedded Flux CRD %s: %w", f, err)
+	for _, o := range objs {
+		if o.GetKind() != "CustomResourceDefinition" {
+			continue
 		}
 		crd := &apiextensionsv1.CustomResourceDefinition{}
-		if err := yaml.Unmarshal(data, crd); err != nil {
-			return nil, fmt.Errorf("decoding embedded Flux CRD %s: %w", f, err)
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(o.Object, crd); err != nil {
+			return nil, fmt.Errorf("decoding embedded Flux CRD %s: %w", o.GetName(), err)
 		}
 		out = append(out, crd)
 	}
@@ -155,12 +154,12 @@ func (s *schemas) compile(crd *apiextensionsv1.CustomResourceDefinition) *compil
 			return e.c
 		}
 	}
-	c := &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, versions: map[string]*crdVersion{}}
+	c := &compiledCRD{group: crd.Spec.Group, kind: crd.Spec.Names.Kind, scope: string(crd.Spec.Scope), versions: map[string]*crdVersion{}}
 	for _, v := range crd.Spec.Versions {
 		if !v.Served {
 			continue
 		}
-		cv := &crdVersion{crd: crd.Name, namespaced: crd.Spec.Scope != apiextensionsv1.ClusterScoped}
+		cv := &crdVersion{crd: crd.Name}
 		if v.Schema != nil && v.Schema.OpenAPIV3Schema != nil {
 			internal := &apiextensions.JSONSchemaProps{}
 			if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(v.Schema.OpenAPIV3Schema, internal, nil); err != nil {
@@ -192,6 +191,8 @@ type schemaIndex struct {
 	byGVK map[schema.GroupVersionKind]*crdVersion
 	// byGK lists the served versions of every group/kind, for messages.
 	byGK map[schema.GroupKind][]string
+	// scopes knows the built-in kinds and those of the indexed CRDs.
+	scopes scope.Scopes
 }
 
 // index builds the lookup for an environment's CRDs plus the Flux CRDs. The
@@ -212,6 +213,7 @@ func (s *schemas) index(crds []*apiextensionsv1.CustomResourceDefinition, memo *
 		}
 		sort.Strings(vs)
 		ix.byGK[gk] = vs
+		ix.scopes.AddCRD(c.group, c.kind, c.scope)
 	}
 	for _, crd := range crds {
 		if crd == nil {

@@ -101,7 +101,7 @@ func (c *Checker) CheckEnvironment(ctx context.Context, env *gitops.Environment)
 }
 
 func (c *Checker) checkEnvironment(ctx context.Context, env *gitops.Environment, memo *runMemo) []manifest.Finding {
-	fs := c.check(ctx, env.Name, env.Objects, env.CRDs, memo)
+	fs := c.check(ctx, env.Name, env.Objects, env.CRDs, memo, env.Fixtures)
 	out := make([]manifest.Finding, 0, len(env.Findings)+len(fs))
 	for _, f := range env.Findings {
 		if f.Environment == "" {

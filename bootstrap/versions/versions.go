@@ -19,6 +19,22 @@ const (
 	HelmController      = "v1.6.4"
 )
 
+// Flux controllers whose CRDs only are installed and validated against
+// (bootstrap/flux/manifests/flux.yaml). They are the newest versions the Go
+// module proxy serves of the Flux 2.9 line the controllers above belong
+// to: Flux v2.9.4 shipped notification-controller v1.9.3,
+// image-reflector-controller and image-automation-controller v1.2.4 and
+// source-watcher v2.2.3 (fluxcd/flux2 manifests/bases at v2.9.4); the
+// later 2.9 patch releases' versions (notification-controller v1.9.4,
+// image-* v1.2.5, source-watcher v2.2.4 in fluxcd/flux2#6049) are refused
+// by the proxy. Flux patch releases do not change these APIs.
+const (
+	NotificationController    = "v1.9.3"
+	ImageReflectorController  = "v1.2.4"
+	ImageAutomationController = "v1.2.4"
+	SourceWatcher             = "v2.2.3"
+)
+
 // Cluster images.
 const (
 	// K3sImage is the k3s node image k3d starts (Kubernetes v1.36.1).
@@ -78,6 +94,10 @@ func Components() []Component {
 		{"source-controller", SourceController},
 		{"kustomize-controller", KustomizeController},
 		{"helm-controller", HelmController},
+		{"notification-controller (CRDs)", NotificationController},
+		{"image-reflector-controller (CRDs)", ImageReflectorController},
+		{"image-automation-controller (CRDs)", ImageAutomationController},
+		{"source-watcher (CRDs)", SourceWatcher},
 		{"k3s", K3sImage},
 		{"k3d", K3d},
 		{"k3d-proxy", K3dProxyImage},

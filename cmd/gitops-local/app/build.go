@@ -20,6 +20,7 @@ type buildOptions struct {
 	offline    bool
 	chartCache string
 	vars       map[string]string
+	fixtures   string
 }
 
 const buildLong = `Print every object an environment deploys, as Flux would produce them.
@@ -27,7 +28,8 @@ const buildLong = `Print every object an environment deploys, as Flux would prod
 Starting at overlays/ENV, each Flux Kustomization is followed inside the
 repository and built as kustomize-controller does (its patches,
 targetNamespace and namePrefix applied, post-build substitution done with
-the variables of overlays/ENV/cluster-vars.env, overridden by --var), and
+the variables of overlays/ENV/cluster-vars.env, overridden by --var, and of
+the ConfigMaps and Secrets the environment applies or --fixtures gives), and
 each HelmRelease is rendered from its chart with its merged values. The
 Ghillie chart is read from charts/; the platform charts from the chart cache
 (--chart-cache, GITOPS_LOCAL_CHART_CACHE, default <user cache dir>/gitops-local/charts),
@@ -88,6 +90,7 @@ func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.offline, "offline", false, "never touch the network: charts come from the chart cache only")
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory (default <user cache dir>/gitops-local/charts)")
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
+	f.StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
 	return cmd
 }
 
@@ -118,7 +121,7 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) e
 	if err != nil {
 		return err
 	}
-	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources})
+	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", target.Name(), err)
 	}

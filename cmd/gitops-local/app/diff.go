@@ -27,6 +27,7 @@ type diffOptions struct {
 	base       string
 	chartCache string
 	vars       map[string]string
+	fixtures   string
 }
 
 const diffLong = `Compare what two environments deploy, object by object, charts rendered:
@@ -83,6 +84,7 @@ func newDiffCmd(streams Streams, global *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.base, "base", "", "git ref to compare the environment with (a branch, tag or commit)")
 	cmd.Flags().StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
 	cmd.Flags().StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environments' cluster-vars.env (repeatable)")
+	cmd.Flags().StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
 	return cmd
 }
 
@@ -132,7 +134,7 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	}
 	var built [2]*gitops.Environment
 	for i, s := range []side{a, b} {
-		env, err := gitops.BuildTarget(ctx, s.repo, s.target, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources})
+		env, err := gitops.BuildTarget(ctx, s.repo, s.target, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures})
 		if err != nil {
 			return fmt.Errorf("building %s: %w", s.label, err)
 		}

@@ -17,6 +17,7 @@ type validateOptions struct {
 	repo       string
 	chartCache string
 	vars       map[string]string
+	fixtures   string
 }
 
 const validateLong = `Build each environment as 'gitops-local build' does, offline, and check
@@ -28,11 +29,17 @@ everything it deploys, without a cluster or the network:
     environment installs (a kind no CRD serves is a finding);
   - every reference: dependsOn, sourceRef, chartRef, valuesFrom,
     substituteFrom, secretStoreRef, Ingress backends, service accounts,
-    namespaces, and the Secrets workloads read (allowed when an
+    namespaces, the references between Flux notification, image and
+    source-watcher objects, and the Secrets workloads read (allowed when an
     ExternalSecret or an operator creates them, and always in the local
     environment, where 'gitops-local up' creates the app Secret);
   - no object declared twice, no dependsOn cycle, and no image without a tag
     or digest, or tagged latest, outside the local environment.
+
+Objects that exist in the cluster but not in Git (a Secret made by hand, a
+ConfigMap another tool writes) can be given with --fixtures DIR, a folder
+of YAML files: references to them resolve, and post-build substitution
+reads them.
 
 With no ENV, every environment under overlays/ is validated. In any other
 Flux repository, --path names the folder a root Kustomization applies
@@ -65,6 +72,7 @@ func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
 	opts.target.addFlags(f)
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
+	f.StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
 	return cmd
 }
 
@@ -90,7 +98,7 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources}
+	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures}
 	var report *validate.Report
 	if len(targets) == 0 {
 		report, err = checker.Validate(cmd.Context(), root, nil, opts)

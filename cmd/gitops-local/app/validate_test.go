@@ -188,3 +188,33 @@ func TestDiffArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestFixturesFlag: --fixtures reaches the build on validate, build and
+// diff; a malformed fixtures file fails the command with one line naming
+// the file.
+func TestFixturesFlag(t *testing.T) {
+	env := withChartCache(t)
+	dir := t.TempDir()
+	bad := dir + "/bad.yaml"
+	if err := os.WriteFile(bad, []byte("a: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "--repo", repoRoot, "--fixtures", dir, "local"},
+		{"build", "--repo", repoRoot, "--offline", "--fixtures", dir, "local"},
+		{"diff", "--repo", repoRoot, "--fixtures", dir, "local", "staging"},
+	} {
+		r := run(t, env, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != ExitFailure || len(lines) != 1 || !strings.Contains(lines[0], "fixtures file "+bad) {
+			t.Errorf("%v: exit %d, stderr %q: want exit %d and one line naming %s", args, r.code, r.stderr, ExitFailure, bad)
+		}
+	}
+	good := t.TempDir()
+	if err := os.WriteFile(good+"/cluster.yaml", []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra, namespace: flux-system}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, env, "validate", "--repo", repoRoot, "--fixtures", good, "local"); r.code != ExitOK {
+		t.Errorf("valid fixtures: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
