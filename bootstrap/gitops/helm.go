@@ -80,7 +80,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 	if !ok {
 		return nil
 	}
-	values, ok := b.mergedValues(hr, index)
+	values, ok := b.mergedValues(ctx, hr, index)
 	if !ok {
 		return nil
 	}

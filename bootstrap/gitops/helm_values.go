@@ -2,7 +2,7 @@ package gitops
 
 import (
 	"bytes"
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,13 +10,22 @@ import (
 	"sort"
 	"strings"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	"github.com/fluxcd/pkg/apis/meta"
+	fluxchartutil "github.com/fluxcd/pkg/chartutil"
+	"github.com/go-logr/logr"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	sigsyaml "sigs.k8s.io/yaml"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 )
@@ -42,110 +51,150 @@ func (lc *loadedChart) valuesSchema() *jsonschema.Schema {
 	return lc.schema
 }
 
-// mergedValues merges hr's valuesFrom (in order) and then spec.values, as
-// helm-controller does. A valuesFrom ConfigMap or Secret the environment
-// does not declare is skipped: it is created in the cluster, and checking
-// that reference is validate's job.
-func (b *builder) mergedValues(hr manifest.Object, index map[string]manifest.Object) (map[string]any, bool) {
-	values := map[string]any{}
-	from, _, _ := unstructured.NestedSlice(hr.Object, "spec", "valuesFrom")
-	ok := true
-	for i, f := range from {
-		m, _ := f.(map[string]any)
-		k, _ := m["kind"].(string)
-		name, _ := m["name"].(string)
-		key, _ := m["valuesKey"].(string)
-		target, _ := m["targetPath"].(string)
-		optional, _ := m["optional"].(bool)
-		if key == "" {
-			key = "values.yaml"
-		}
+// mergedValues composes hr's values as helm-controller v1.6.4 does
+// (internal/controller/helmrelease_controller.go): with
+// fluxcd/pkg/chartutil.ChartValuesFromReferences, which merges the
+// valuesFrom references in order (a targetPath set as `helm --set` sets it,
+// so "3" is the integer 3 and `a\.b` one key), then spec.values on top. The
+// ConfigMaps and Secrets it reads are those the environment applies, served
+// by an in-memory client as the API server would store them.
+//
+// A reference to a ConfigMap or Secret the environment does not declare is
+// skipped: it is created in the cluster (by an operator, External Secrets
+// or `up`), its values cannot be known offline, and checking that
+// reference is validate's job.
+func (b *builder) mergedValues(ctx context.Context, hr manifest.Object, index map[string]manifest.Object) (map[string]any, bool) {
+	values, refs, ok := b.valuesSpec(hr)
+	if !ok {
+		return nil, false
+	}
+	ns := hr.GetNamespace()
+	var objs []client.Object
+	seen := map[string]bool{}
+	for i := range refs {
+		ref := &refs[i]
 		field := fmt.Sprintf("spec.valuesFrom[%d]", i)
-		if k != "ConfigMap" && k != "Secret" {
-			b.hrFinding(hr, field+".kind", fmt.Sprintf("kind %q: want ConfigMap or Secret", k))
+		if ref.Kind != "ConfigMap" && ref.Kind != "Secret" {
+			b.hrFinding(hr, field+".kind", fmt.Sprintf("kind %q: want ConfigMap or Secret", ref.Kind))
 			ok = false
 			continue
 		}
-		src, found := index["/"+k+"/"+hr.GetNamespace()+"/"+name] // core group
+		id := "/" + ref.Kind + "/" + ns + "/" + ref.Name // core group
+		src, found := index[id]
 		if !found {
-			// Created in the cluster (by an operator, External Secrets or
-			// `up`): its values cannot be known offline.
+			ref.Optional = true
 			continue
 		}
-		raw, found := dataValue(src, key)
-		if !found {
-			if !optional {
-				b.hrFinding(hr, field+".valuesKey", fmt.Sprintf("%s %s/%s has no key %q", k, hr.GetNamespace(), name, key))
-				ok = false
-			}
+		if seen[id] {
 			continue
 		}
-		if target != "" {
-			setPath(values, target, raw)
-			continue
-		}
-		var v map[string]any
-		if err := sigsyaml.Unmarshal([]byte(raw), &v); err != nil {
-			b.hrFinding(hr, field, fmt.Sprintf("%s %s/%s key %q is not a YAML map: %v", k, hr.GetNamespace(), name, key, err))
+		seen[id] = true
+		obj, err := storedObject(src)
+		if err != nil {
+			b.hrFinding(hr, field, fmt.Sprintf("%s %s/%s: %v", ref.Kind, ns, ref.Name, err))
 			ok = false
 			continue
 		}
-		values = mergeMaps(values, v)
+		objs = append(objs, obj)
 	}
-	if spec, found, _ := unstructured.NestedMap(hr.Object, "spec", "values"); found {
-		values = mergeMaps(values, spec)
+	if !ok {
+		return nil, false
 	}
-	return values, ok
+	var c client.Client
+	if len(refs) > 0 {
+		c = fake.NewClientBuilder().WithScheme(valuesScheme).WithObjects(objs...).Build()
+	}
+	merged, err := fluxchartutil.ChartValuesFromReferences(ctx, logr.Discard(), c, ns, values, refs...)
+	if err != nil {
+		b.valuesError(hr, refs, err)
+		return nil, false
+	}
+	return merged, true
 }
 
-// dataValue reads key from a ConfigMap's data or a Secret's data (base64)
-// or stringData.
-func dataValue(o manifest.Object, key string) (string, bool) {
-	if v, ok, _ := unstructured.NestedString(o.Object, "data", key); ok {
-		if o.GetKind() == "Secret" {
-			d, err := base64.StdEncoding.DecodeString(v)
-			return string(d), err == nil
+// valuesScheme knows the two kinds valuesFrom reads.
+var valuesScheme = func() *k8sruntime.Scheme {
+	s := k8sruntime.NewScheme()
+	_ = corev1.AddToScheme(s)
+	return s
+}()
+
+// valuesSpec decodes hr's spec.values and spec.valuesFrom as helm-controller
+// reads them: spec.values through the HelmRelease API's GetValues (numbers
+// are float64, as the controller's JSON decoding makes them).
+func (b *builder) valuesSpec(hr manifest.Object) (map[string]any, []meta.ValuesReference, bool) {
+	var spec struct {
+		Values     *apiextensionsv1.JSON  `json:"values,omitempty"`
+		ValuesFrom []meta.ValuesReference `json:"valuesFrom,omitempty"`
+	}
+	in := map[string]any{}
+	for _, k := range []string{"values", "valuesFrom"} {
+		if v, found, _ := unstructured.NestedFieldNoCopy(hr.Object, "spec", k); found {
+			in[k] = v
 		}
-		return v, true
 	}
-	if v, ok, _ := unstructured.NestedString(o.Object, "stringData", key); ok {
-		return v, true
+	raw, err := json.Marshal(in)
+	if err == nil {
+		err = json.Unmarshal(raw, &spec)
 	}
-	return "", false
+	if err != nil {
+		b.hrFinding(hr, "spec.valuesFrom", fmt.Sprintf("spec.values or spec.valuesFrom cannot be read: %v", err))
+		return nil, nil, false
+	}
+	rel := helmv2.HelmRelease{Spec: helmv2.HelmReleaseSpec{Values: spec.Values}}
+	return rel.GetValues(), spec.ValuesFrom, true
 }
 
-// setPath sets a dotted path (a.b.c) in values to v.
-func setPath(values map[string]any, p string, v any) {
-	parts := strings.Split(p, ".")
-	m := values
-	for _, k := range parts[:len(parts)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
+// storedObject is the ConfigMap or Secret src as the API server stores it:
+// a Secret's stringData folded into its data, stringData winning.
+func storedObject(src manifest.Object) (client.Object, error) {
+	raw, err := json.Marshal(src.Object)
+	if err != nil {
+		return nil, err
 	}
-	m[parts[len(parts)-1]] = v
+	om := metav1.ObjectMeta{Name: src.GetName(), Namespace: src.GetNamespace()}
+	if src.GetKind() == "ConfigMap" {
+		var cm corev1.ConfigMap
+		if err := json.Unmarshal(raw, &cm); err != nil {
+			return nil, fmt.Errorf("not a valid ConfigMap: %w", err)
+		}
+		return &corev1.ConfigMap{ObjectMeta: om, Data: cm.Data}, nil
+	}
+	var sec corev1.Secret
+	if err := json.Unmarshal(raw, &sec); err != nil {
+		return nil, fmt.Errorf("not a valid Secret (data values must be base64): %w", err)
+	}
+	data := sec.Data
+	if data == nil && len(sec.StringData) > 0 {
+		data = map[string][]byte{}
+	}
+	for k, v := range sec.StringData {
+		data[k] = []byte(v)
+	}
+	return &corev1.Secret{ObjectMeta: om, Data: data}, nil
 }
 
-// mergeMaps merges b over a, recursively for maps (helm-controller's
-// MergeMaps).
-func mergeMaps(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a))
-	for k, v := range a {
-		out[k] = v
+// valuesError reports the error of composing hr's values at the valuesFrom
+// reference it names.
+func (b *builder) valuesError(hr manifest.Object, refs []meta.ValuesReference, err error) {
+	var re *fluxchartutil.ErrValuesReference
+	if !errors.As(err, &re) {
+		b.hrFinding(hr, "spec.valuesFrom", err.Error())
+		return
 	}
-	for k, v := range b {
-		if vm, ok := v.(map[string]any); ok {
-			if av, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(av, vm)
-				continue
-			}
+	field := "spec.valuesFrom"
+	for i, ref := range refs {
+		if ref.Kind == re.Kind && ref.Name == re.Name.Name && ref.GetValuesKey() == re.Key {
+			field = fmt.Sprintf("spec.valuesFrom[%d]", i)
+			break
 		}
-		out[k] = v
 	}
-	return out
+	msg := err.Error()
+	if errors.Is(err, fluxchartutil.ErrKeyNotFound) {
+		field += ".valuesKey"
+		msg = fmt.Sprintf("%s %s has no key %q", re.Kind, re.Name, re.Key)
+	}
+	b.hrFinding(hr, field, msg)
 }
 
 func deepCopyMap(m map[string]any) map[string]any {
