@@ -31,7 +31,7 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 			index[o.ID()] = o
 		}
 	}
-	// Render every HelmRelease side by side (a cloud environment renders
+	// Render the HelmReleases side by side (a cloud environment renders
 	// several large charts), then place the objects in order.
 	type release struct {
 		blk  *block
@@ -47,15 +47,35 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 			}
 		}
 	}
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, r := range releases {
-		g.Go(func() error {
-			r.objs = b.renderHelmRelease(ctx, r.hr, index)
-			return nil
-		})
+	// Templates see the API versions of the cluster they are installed in
+	// (helm-controller renders against live discovery): the built-in APIs,
+	// Flux's, the CRDs the manifests apply, and those of the charts
+	// installed before. Releases render in waves, one per Kustomization in
+	// apply order, each seeing the CRDs of the waves before it.
+	apis := b.baseAPIVersions()
+	for start := 0; start < len(releases); {
+		end := start
+		for end < len(releases) && releases[end].blk == releases[start].blk {
+			end++
+		}
+		wave := releases[start:end]
+		seen := apis.sorted()
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for _, r := range wave {
+			g.Go(func() error {
+				r.objs = b.renderHelmRelease(ctx, r.hr, index, seen)
+				return nil
+			})
+		}
+		g.Wait() // renders report their problems as findings, never as errors
+		for _, r := range wave {
+			for _, o := range r.objs {
+				apis.addCRD(o.Unstructured)
+			}
+		}
+		start = end
 	}
-	g.Wait() // renders report their problems as findings, never as errors
 
 	clusterScoped := clusterScopedKinds(b.blocks)
 	for _, r := range releases {
@@ -75,7 +95,7 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 
 // renderHelmRelease resolves the chart of hr, merges its values and renders
 // it. Problems are findings; the result is empty then.
-func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, index map[string]manifest.Object) []manifest.Object {
+func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, index map[string]manifest.Object, apiVersions []string) []manifest.Object {
 	lc, ok := b.resolveChart(ctx, hr, index)
 	if !ok {
 		return nil
@@ -94,6 +114,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		Values:      values,
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
+		APIVersions: apiVersions,
 	}
 	renders := b.opts.Renders
 	key, keyErr := renderKey(lc, ropts)

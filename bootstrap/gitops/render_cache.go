@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"sync"
 
@@ -90,8 +91,9 @@ func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(values)
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
-		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:])), nil
+	apis := sha256.Sum256([]byte(strings.Join(opts.APIVersions, "\n")))
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
+		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:]), hex.EncodeToString(apis[:])), nil
 }
 
 // render returns the render of key, calling fn for it unless another build
