@@ -9,8 +9,12 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/Masterminds/semver/v3"
+	fluxversion "github.com/fluxcd/pkg/version"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
@@ -162,6 +166,18 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 			return nil, false
 		}
 		url, _, _ := unstructured.NestedString(src.Object, "spec", "url")
+		repoType, _, _ := unstructured.NestedString(src.Object, "spec", "type")
+		held, err := b.opts.ChartCache.Versions(name)
+		if err != nil {
+			b.hrFinding(hr, field, err.Error())
+			return nil, false
+		}
+		resolved, err := chartVersion(held, version, repoType == "oci")
+		if err != nil {
+			b.hrFinding(hr, field+".version", fmt.Sprintf("chart %s from %s: %v", name, url, err))
+			return nil, false
+		}
+		version = resolved
 		ref = chartcache.Ref{Name: name, Version: version, Repository: url}
 		// A pinned platform chart is pulled from where the pin says, even
 		// when the environment reads it from a mirror (the local registry).
@@ -190,6 +206,57 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 		return nil, false
 	}
 	return lc, true
+}
+
+// chartVersion is the version of a chart source-controller v1.9.6 picks
+// for the version (an exact version, a semver range, or empty or "*" for
+// the latest stable one) among held, the versions the chart cache holds,
+// standing for the repository's index or tags (internal/helm/repository
+// chart_repository.go getChartVersion and oci_chart_repository.go
+// getLastMatchingVersionOrConstraint): an exact string match first; for an
+// OCI repository a valid version as it is; else the highest version the
+// Masterminds semver constraint accepts (pre-releases only when the range
+// names one). Versions that differ only in build metadata, which
+// source-controller orders by the index's creation time, are ordered by
+// their text here. An exact version the cache does not hold is returned as
+// it is, for the cache to pull or report missing.
+func chartVersion(held []string, version string, oci bool) (string, error) {
+	if version != "" && slices.Contains(held, version) {
+		return version, nil
+	}
+	_, verErr := fluxversion.ParseVersion(version)
+	if oci && verErr == nil {
+		return version, nil
+	}
+	constraint := "*"
+	if version != "" {
+		constraint = version
+	}
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return "", fmt.Errorf("version %q is neither a version nor a semver range: %w", version, err)
+	}
+	var best *semver.Version
+	for _, h := range held {
+		v, err := fluxversion.ParseVersion(h)
+		if err != nil || !c.Check(v) {
+			continue
+		}
+		if best == nil || v.GreaterThan(best) || v.Equal(best) && v.Original() > best.Original() {
+			best = v
+		}
+	}
+	if best != nil {
+		return best.Original(), nil
+	}
+	if verErr == nil {
+		return version, nil
+	}
+	holds := "no version of it"
+	if len(held) > 0 {
+		holds = strings.Join(held, ", ")
+	}
+	return "", fmt.Errorf("no version matching %q in the chart cache, which holds %s", constraint, holds)
 }
 
 // localChart loads charts/<name> from the repository, if it has one.
