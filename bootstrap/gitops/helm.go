@@ -132,24 +132,18 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s %s does not render: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
 		return nil
 	}
-	rendered, err := postRender(hr, res.Objects)
+	rendered, err := postRender(hr, res.Objects, res.Hooks)
 	if err != nil {
-		b.hrFinding(hr, "spec.postRenderers", err.Error())
+		field := "spec.postRenderers"
+		if _, ok := err.(*strategyError); ok {
+			field = "spec.postRenderStrategy"
+		}
+		b.hrFinding(hr, field, err.Error())
 		return nil
 	}
 	hrKey := hr.GetNamespace() + "/" + hr.GetName()
 	var out []manifest.Object
-	for _, c := range res.CRDs {
-		out = append(out, manifest.Object{Unstructured: c, Origin: b.renderedOrigin(lc, hr, sources, c)})
-	}
-	for _, o := range rendered {
-		labels := o.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels["helm.toolkit.fluxcd.io/name"] = hr.GetName()
-		labels["helm.toolkit.fluxcd.io/namespace"] = hr.GetNamespace()
-		o.SetLabels(labels)
+	for _, o := range append(crdObjects(hr, res.CRDs), rendered...) {
 		out = append(out, manifest.Object{Unstructured: o, Origin: b.renderedOrigin(lc, hr, sources, o)})
 	}
 	for i := range out {

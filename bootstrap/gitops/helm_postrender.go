@@ -14,11 +14,108 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 )
 
-// postRender applies the HelmRelease's kustomize post-renderers (patches and
-// images) to the rendered objects, as helm-controller does before it adds
-// its origin labels. CRDs from the chart's crds/ directory are not
-// post-rendered, as in Helm.
-func postRender(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+// postRender post-renders the objects and hooks rendered from hr's chart
+// as helm-controller v1.6.4 does: its post-renderer (internal/postrender
+// BuildPostRenderers) runs the kustomize post-renderers in order, then
+// spec.commonMetadata, then sets its origin labels, which win over common
+// labels. Helm's install action runs it on the templates and hooks as
+// spec.postRenderStrategy says (helm.sh/helm/v4 pkg/action/action.go
+// renderResources, v4.2.4): together ("combined", the default), as two
+// separate streams ("separate"), or on the templates only ("nohooks", the
+// hooks left as rendered). The result is the objects, then the hooks. CRDs
+// from the chart's crds/ directory are not post-rendered (see crdObjects).
+func postRender(hr manifest.Object, objs, hooks []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	strategy, _, _ := unstructured.NestedString(hr.Object, "spec", "postRenderStrategy")
+	switch strategy {
+	case "", "combined":
+		return runPostRenderers(hr, append(append([]*unstructured.Unstructured{}, objs...), hooks...))
+	case "separate", "nohooks":
+		out, err := runPostRenderers(hr, objs)
+		if err != nil {
+			return nil, err
+		}
+		if strategy == "separate" && len(hooks) > 0 {
+			if hooks, err = runPostRenderers(hr, hooks); err != nil {
+				return nil, err
+			}
+		}
+		return append(out, hooks...), nil
+	default:
+		return nil, &strategyError{strategy}
+	}
+}
+
+// strategyError is Helm's error for a post-render strategy it does not know.
+type strategyError struct{ strategy string }
+
+func (e *strategyError) Error() string {
+	return fmt.Sprintf("unknown post-render strategy: '%s'", e.strategy)
+}
+
+// runPostRenderers runs hr's post-renderer on objs.
+func runPostRenderers(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	if len(objs) == 0 {
+		return objs, nil
+	}
+	objs, err := kustomizePostRender(hr, objs)
+	if err != nil {
+		return nil, err
+	}
+	common, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "labels")
+	annotations, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "annotations")
+	for _, o := range objs {
+		if len(common) > 0 {
+			o.SetLabels(mergeStrings(o.GetLabels(), common))
+		}
+		if len(annotations) > 0 {
+			o.SetAnnotations(mergeStrings(o.GetAnnotations(), annotations))
+		}
+		setOriginLabels(hr, o)
+	}
+	return objs, nil
+}
+
+// setOriginLabels sets helm-controller's origin labels on o: the
+// HelmRelease's name and namespace.
+func setOriginLabels(hr manifest.Object, o *unstructured.Unstructured) {
+	o.SetLabels(mergeStrings(o.GetLabels(), map[string]string{
+		"helm.toolkit.fluxcd.io/name":      hr.GetName(),
+		"helm.toolkit.fluxcd.io/namespace": hr.GetNamespace(),
+	}))
+}
+
+// mergeStrings is a with b's entries set over it.
+func mergeStrings(a, b map[string]string) map[string]string {
+	out := make(map[string]string, len(a)+len(b))
+	for k, v := range a {
+		out[k] = v
+	}
+	for k, v := range b {
+		out[k] = v
+	}
+	return out
+}
+
+// crdObjects are the objects of the chart's crds/ directory helm-controller
+// applies (internal/action/crds.go applyCRDs, v1.6.4): the
+// CustomResourceDefinitions only (it ignores any other kind there), each
+// with the origin labels merged into its own and nothing else changed.
+func crdObjects(hr manifest.Object, crds []*unstructured.Unstructured) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, c := range crds {
+		gvk := c.GroupVersionKind()
+		if gvk.Group != "apiextensions.k8s.io" || gvk.Kind != "CustomResourceDefinition" {
+			continue
+		}
+		setOriginLabels(hr, c)
+		out = append(out, c)
+	}
+	return out
+}
+
+// kustomizePostRender applies the HelmRelease's kustomize post-renderers
+// (patches and images), in order.
+func kustomizePostRender(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	prs, _, _ := unstructured.NestedSlice(hr.Object, "spec", "postRenderers")
 	for i, pr := range prs {
 		m, _ := pr.(map[string]any)

@@ -75,7 +75,7 @@ func (c *RenderCache) Close() error {
 // renderEntry is a cached render and what is derived from its manifest.
 type renderEntry struct {
 	res *render.Result
-	// sources is templateSources(res.Manifest); read-only once stored.
+	// sources is resultSources(res); read-only once stored.
 	sources map[string]string
 }
 
@@ -106,7 +106,7 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 		if err != nil {
 			return nil, nil, err
 		}
-		return res, templateSources(res.Manifest), nil
+		return res, resultSources(res), nil
 	}
 	// The build that renders keeps its own result; the cache keeps a copy
 	// for the builds that come later.
@@ -117,7 +117,7 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 			return nil, err
 		}
 		own = res
-		return &renderEntry{res: copyResult(res), sources: templateSources(res.Manifest)}, nil
+		return &renderEntry{res: copyResult(res), sources: resultSources(res)}, nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -178,6 +178,12 @@ func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, error)) (V
 		}
 		// The other caller failed: try ourselves, as if alone.
 	}
+}
+
+// resultSources maps "Kind/name" of each object and hook of a render to
+// its template path (see templateSources).
+func resultSources(res *render.Result) map[string]string {
+	return templateSources(res.Manifest + res.HookManifest)
 }
 
 func copyResult(r *render.Result) *render.Result {

@@ -74,6 +74,9 @@ type Result struct {
 	// Hooks are the objects of the chart's hooks, except test hooks, which
 	// helm-controller only runs on request.
 	Hooks []*unstructured.Unstructured
+	// HookManifest is Hooks as multi-document YAML, each document preceded
+	// by its "# Source:" template path, as `helm template` prints hooks.
+	HookManifest string
 	// Notes is the rendered NOTES.txt of the chart.
 	Notes string
 }
@@ -133,6 +136,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	rendered := rel.chart
 
 	res := &Result{Manifest: rel.manifest, Notes: rel.notes, Objects: rel.objects}
+	var hookManifest strings.Builder
 	for _, h := range rel.hooks {
 		if isTestHook(h) {
 			continue
@@ -142,7 +146,9 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
 		}
 		res.Hooks = append(res.Hooks, objs...)
+		fmt.Fprintf(&hookManifest, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
+	res.HookManifest = hookManifest.String()
 
 	if opts.IncludeCRDs {
 		var crdManifest strings.Builder

@@ -88,6 +88,9 @@ func TestRenderDefaults(t *testing.T) {
 	if len(res.Hooks) != 1 || res.Hooks[0].GetKind() != "Job" {
 		t.Errorf("hooks = %v, want the pre-install Job only", res.Hooks)
 	}
+	if !strings.HasPrefix(res.HookManifest, "---\n# Source: demo/templates/") || !strings.Contains(res.HookManifest, "kind: Job") || strings.Count(res.HookManifest, "# Source:") != 1 {
+		t.Errorf("hook manifest = %q, want the pre-install Job with its source", res.HookManifest)
+	}
 	if res.Notes != "Hello from demo." {
 		t.Errorf("notes = %q", res.Notes)
 	}
