@@ -2,10 +2,12 @@ package gitops
 
 import (
 	"path"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/Masterminds/semver/v3"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -73,15 +75,21 @@ var fluxAPIVersions = sync.OnceValue(func() apiVersionSet {
 	return s
 })
 
-// builtinKinds are "group/version/Kind" of the built-in APIs. Helm's
-// default version set (what a client-only render sees) lists their
-// group/versions only, where discovery also lists each resource's kind: a
-// chart guarded by .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget"
-// renders it in the cluster. They are the kinds the Kubernetes client's
-// scheme registers at Helm's default group/versions (to which Helm adds
-// apiextensions.k8s.io), without list and option types. Discovery also
-// lists subresource kinds (Scale, Eviction): those are not here.
+// builtinKinds are "group/version/Kind" of the built-in APIs the pinned
+// Kubernetes serves. Helm's default version set (what a client-only render
+// sees) lists group/versions only, where discovery also lists each
+// resource's kind: a chart guarded by
+// .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" renders it
+// in the cluster. They are the kinds the Kubernetes client's scheme
+// registers at Helm's default group/versions (to which Helm adds
+// apiextensions.k8s.io), without list and option types, and without those
+// the API server does not serve by default at that version: removed ones,
+// alpha ones, and beta ones introduced from Kubernetes 1.24 on (as the
+// types' generated prerelease-lifecycle methods say). Discovery also lists
+// subresource kinds (Scale, Eviction): those are not here.
 var builtinKinds = sync.OnceValue(func() apiVersionSet {
+	major, minor := kubeMajorMinor()
+	before := func(maj, min int) bool { return maj < major || maj == major && min <= minor }
 	gvs := map[string]bool{}
 	for _, gv := range common.DefaultVersionSet {
 		gvs[gv] = true
@@ -89,14 +97,33 @@ var builtinKinds = sync.OnceValue(func() apiVersionSet {
 	s := apiVersionSet{}
 	for gvk, t := range scheme.Scheme.AllKnownTypes() {
 		gv := gvk.GroupVersion().String()
-		if !gvs[gv] || strings.HasSuffix(gvk.Kind, "List") || !strings.HasPrefix(t.PkgPath(), "k8s.io/api") ||
-			strings.HasPrefix(t.PkgPath(), "k8s.io/apimachinery/") {
+		pkg := t.PkgPath()
+		builtin := strings.HasPrefix(pkg, "k8s.io/api/") || pkg == "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+		if !gvs[gv] || !builtin || strings.HasSuffix(gvk.Kind, "List") || strings.Contains(gvk.Version, "alpha") {
 			continue
+		}
+		obj := reflect.New(t).Interface()
+		if r, ok := obj.(interface{ APILifecycleRemoved() (int, int) }); ok && before(r.APILifecycleRemoved()) {
+			continue
+		}
+		if i, ok := obj.(interface{ APILifecycleIntroduced() (int, int) }); ok && strings.Contains(gvk.Version, "beta") {
+			if maj, min := i.APILifecycleIntroduced(); maj > 1 || maj == 1 && min >= 24 {
+				continue
+			}
 		}
 		s[gv+"/"+gvk.Kind] = true
 	}
 	return s
 })
+
+// kubeMajorMinor is the major and minor of kubeVersion().
+func kubeMajorMinor() (int, int) {
+	v, err := semver.NewVersion(kubeVersion())
+	if err != nil {
+		return 0, 0 // a pin that does not parse fails versions' tests
+	}
+	return int(v.Major()), int(v.Minor())
+}
 
 // baseAPIVersions is what every chart of the environment sees: the
 // built-in kinds, Flux's CRDs and those the environment's manifests apply.

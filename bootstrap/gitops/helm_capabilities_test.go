@@ -82,6 +82,9 @@ data:
   unserved: {{ .Capabilities.APIVersions.Has "example.com/v0" | quote }}
   flux: {{ .Capabilities.APIVersions.Has "helm.toolkit.fluxcd.io/v2/HelmRelease" | quote }}
   builtin: {{ .Capabilities.APIVersions.Has "apps/v1/Deployment" | quote }}
+  pdb: {{ .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" | quote }}
+  removed: {{ .Capabilities.APIVersions.Has "batch/v1beta1/CronJob" | quote }}
+  alpha: {{ .Capabilities.APIVersions.Has "admissionregistration.k8s.io/v1alpha1/ValidatingAdmissionPolicy" | quote }}
   kubeVersion: {{ .Capabilities.KubeVersion.Version | quote }}
 `,
 }
@@ -133,7 +136,7 @@ func TestCapabilitiesSeeTheEnvironmentsCRDs(t *testing.T) {
 				t.Fatalf("findings:\n%s", findingsText(e.Findings))
 			}
 			seen := find(t, e, "ConfigMap", "team", "seen")
-			for field, want := range map[string]string{"kind": tc.want, "groupVersion": tc.want, "unserved": "false", "flux": "true", "builtin": "true"} {
+			for field, want := range map[string]string{"kind": tc.want, "groupVersion": tc.want, "unserved": "false", "flux": "true", "builtin": "true", "pdb": "true", "removed": "false", "alpha": "false"} {
 				if got := str(t, seen, "data."+field); got != want {
 					t.Errorf("%s: .Capabilities.APIVersions.Has = %s, want %s", field, got, want)
 				}
