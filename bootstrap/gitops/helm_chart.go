@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -140,8 +141,27 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 			return lc, true
 		}
 		tag, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "tag")
+		digest, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "digest")
+		semverRange, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "semver")
+		switch {
+		case digest != "":
+			// A digest wins over semver and tag; the cache knows versions.
+			b.hrFinding(hr, field+".name", fmt.Sprintf("OCIRepository %s/%s (%s) selects the chart by spec.ref.digest: the offline build needs a chart version (spec.ref.tag or spec.ref.semver)", ns, name, url))
+			return nil, false
+		case semverRange != "":
+			held, err := b.opts.ChartCache.Versions(chartName)
+			if err != nil {
+				b.hrFinding(hr, field, err.Error())
+				return nil, false
+			}
+			filter, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "semverFilter")
+			if tag, err = ociTagBySemver(held, semverRange, filter); err != nil {
+				b.hrFinding(hr, field+".name", fmt.Sprintf("OCIRepository %s/%s (%s): chart %s: %v", ns, name, url, chartName, err))
+				return nil, false
+			}
+		}
 		if tag == "" {
-			b.hrFinding(hr, field+".name", fmt.Sprintf("OCIRepository %s/%s (%s) has no spec.ref.tag: the offline build needs an exact chart version", ns, name, url))
+			b.hrFinding(hr, field+".name", fmt.Sprintf("OCIRepository %s/%s (%s) has no spec.ref.tag or spec.ref.semver: the offline build needs a chart version", ns, name, url))
 			return nil, false
 		}
 		ref = chartcache.Ref{Name: chartName, Version: tag, Repository: strings.TrimSuffix(url, "/"+chartName)}
@@ -257,6 +277,46 @@ func chartVersion(held []string, version string, oci bool) (string, error) {
 		holds = strings.Join(held, ", ")
 	}
 	return "", fmt.Errorf("no version matching %q in the chart cache, which holds %s", constraint, holds)
+}
+
+// ociTagBySemver is the chart version an OCIRepository with
+// spec.ref.semver (and semverFilter) resolves to, as source-controller
+// v1.9.6 picks the tag (internal/controller/ocirepository_controller.go
+// getTagBySemver, filterTags): among held, the versions the chart cache
+// holds standing for the registry's tags (a Helm chart's tag spells "+" as
+// "_", which the filter sees), the highest the constraint accepts.
+func ociTagBySemver(held []string, constraint, filter string) (string, error) {
+	c, err := semver.NewConstraint(constraint)
+	if err != nil {
+		return "", fmt.Errorf("semver '%s' parse error: %w", constraint, err)
+	}
+	var match *regexp.Regexp
+	if filter != "" {
+		if match, err = regexp.Compile(filter); err != nil {
+			return "", fmt.Errorf("semverFilter %q: %w", filter, err)
+		}
+	}
+	var best *semver.Version
+	for _, h := range held {
+		if match != nil && !match.MatchString(strings.ReplaceAll(h, "+", "_")) {
+			continue
+		}
+		v, err := fluxversion.ParseVersion(h)
+		if err != nil || !c.Check(v) {
+			continue
+		}
+		if best == nil || v.GreaterThan(best) || v.Equal(best) && v.Original() > best.Original() {
+			best = v
+		}
+	}
+	if best == nil {
+		holds := "no version of it"
+		if len(held) > 0 {
+			holds = strings.Join(held, ", ")
+		}
+		return "", fmt.Errorf("no version matching semver %q in the chart cache, which holds %s", constraint, holds)
+	}
+	return best.Original(), nil
 }
 
 // localChart loads charts/<name> from the repository, if it has one.

@@ -128,3 +128,63 @@ spec:
 		}
 	})
 }
+
+// TestOCITagBySemverAsSourceController follows source-controller v1.9.6's
+// OCIRepository semver selection (getTagBySemver with filterTags).
+func TestOCITagBySemverAsSourceController(t *testing.T) {
+	held := []string{"v0.0.59-chart", "v0.0.61-chart", "v0.1.0-chart", "1.0.0", "1.1.0+build.1", "2.0.0-rc.1"}
+	cases := []struct{ semver, filter, want, err string }{
+		{semver: ">= 1.0.0", want: "1.1.0+build.1"},
+		{semver: "1.0.x", want: "1.0.0"},
+		{semver: ">= 2.0.0-rc.0", want: "2.0.0-rc.1"},
+		{semver: ">= 0.0.1-0", filter: "-chart$", want: "v0.1.0-chart"},
+		{semver: ">= 0.0.60-0 < 0.1.0-0", filter: "-chart$", want: "v0.0.61-chart"},
+		{semver: "*", filter: "_build", want: "1.1.0+build.1"}, // the filter sees the tag, "+" spelt "_"
+		{semver: "> 3.0.0", err: `no version matching semver "> 3.0.0" in the chart cache, which holds v0.0.59-chart`},
+		{semver: "bad range", err: "semver 'bad range' parse error"},
+		{semver: "*", filter: "(", err: "semverFilter"},
+	}
+	for _, tc := range cases {
+		got, err := ociTagBySemver(held, tc.semver, tc.filter)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ociTagBySemver(%q, %q) = %q, %v; want error %q", tc.semver, tc.filter, got, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ociTagBySemver(%q, %q) = %q, %v; want %q", tc.semver, tc.filter, got, err, tc.want)
+		}
+	}
+}
+
+func TestOCIRepositorySemverResolvedFromTheCache(t *testing.T) {
+	release := func(ref string) string {
+		return `apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata: {name: ranged, namespace: team}
+spec: {interval: 10m, url: "oci://reg.example.com/charts/ranged", ref: ` + ref + `}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: ranged, namespace: team}
+spec:
+  interval: 10m
+  chartRef: {kind: OCIRepository, name: ranged}
+`
+	}
+	repo := writeRepo(t, helmRepo(fluxKustomization("apps"), map[string]string{"gitops/apps/hr.yaml": release(`{semver: "1.x", tag: "1.2.0"}`)}))
+	e := build(t, repo, "test", Options{Offline: true, ChartCache: cacheWith(t, "1.2.0", "1.9.0", "2.0.0")})
+	if len(e.Findings) > 0 {
+		t.Fatalf("findings:\n%s", findingsText(e.Findings))
+	}
+	if got := str(t, find(t, e, "ConfigMap", "team", "ranged"), "data.version"); got != "1.9.0" {
+		t.Errorf("rendered chart version %s, want 1.9.0 (spec.ref.semver wins over spec.ref.tag)", got)
+	}
+
+	repo = writeRepo(t, helmRepo(fluxKustomization("apps"), map[string]string{"gitops/apps/hr.yaml": release(`{semver: "3.x"}`)}))
+	e = build(t, repo, "test", Options{Offline: true, ChartCache: cacheWith(t, "1.2.0")})
+	if len(e.Findings) != 1 || e.Findings[0].Field != "spec.chartRef.name" || !strings.Contains(e.Findings[0].Message, `"3.x"`) || !strings.Contains(e.Findings[0].Message, "holds 1.2.0") {
+		t.Errorf("findings:\n%s\nwant one at spec.chartRef.name naming the range and what the cache holds", findingsText(e.Findings))
+	}
+}
