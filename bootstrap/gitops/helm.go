@@ -132,7 +132,14 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s %s does not render: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
 		return nil
 	}
-	rendered, err := postRender(hr, res.Objects, res.Hooks)
+	// helm-controller's install runs Helm with DisableHooks from
+	// spec.install.disableHooks (internal/action/install.go): the hooks are
+	// then never applied.
+	hooks := res.Hooks
+	if off, _, _ := unstructured.NestedBool(hr.Object, "spec", "install", "disableHooks"); off {
+		hooks = nil
+	}
+	rendered, err := postRender(hr, res.Objects, hooks)
 	if err != nil {
 		field := "spec.postRenderers"
 		if _, ok := err.(*strategyError); ok {

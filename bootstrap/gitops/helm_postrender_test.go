@@ -106,6 +106,23 @@ func TestHooksAndCRDsAsHelmControllerInstallsThem(t *testing.T) {
 		})
 	}
 
+	t.Run("install.disableHooks", func(t *testing.T) {
+		files := map[string]string{"gitops/apps/hr.yaml": localRelease("hooked", "hooked", "  install: {disableHooks: true}\n")}
+		for k, v := range hookedChart {
+			files[k] = v
+		}
+		e := build(t, writeRepo(t, helmRepo(fluxKustomization("apps"), files)), "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+		if len(e.Findings) > 0 {
+			t.Fatalf("findings:\n%s", findingsText(e.Findings))
+		}
+		find(t, e, "ConfigMap", "team", "plain")
+		for _, o := range e.Objects {
+			if o.GetName() == "migrate" {
+				t.Errorf("%s: helm-controller installs without hooks when spec.install.disableHooks is set", o.ID())
+			}
+		}
+	})
+
 	t.Run("unknown strategy", func(t *testing.T) {
 		files := map[string]string{"gitops/apps/hr.yaml": localRelease("hooked", "hooked", "  postRenderStrategy: later\n")}
 		for k, v := range hookedChart {
