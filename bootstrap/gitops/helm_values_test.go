@@ -97,6 +97,19 @@ data: {note: hello}`,
 			}
 		},
 	}, {
+		name: "a literal targetPath value is taken verbatim",
+		objects: `apiVersion: v1
+kind: ConfigMap
+metadata: {name: knobs, namespace: app}
+data: {list: "a,b={c}"}`,
+		spec:   `  valuesFrom: [{kind: ConfigMap, name: knobs, valuesKey: list, targetPath: config.raw, literal: true}]`,
+		stored: []client.Object{cm("knobs", map[string]string{"list": "a,b={c}"})},
+		check: func(t *testing.T, v map[string]any) {
+			if c, _ := v["config"].(map[string]any); c["raw"] != "a,b={c}" {
+				t.Errorf("config = %#v, want raw: a,b={c}", v["config"])
+			}
+		},
+	}, {
 		name: "valuesKey defaults to values.yaml",
 		objects: `apiVersion: v1
 kind: ConfigMap
