@@ -116,14 +116,25 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		KubeVersion: kubeVersion(),
 		APIVersions: apiVersions,
 	}
-	renders := b.opts.Renders
-	key, keyErr := renderKey(lc, ropts)
-	if keyErr != nil {
-		renders = nil
+	res, sources, err := b.renderChart(ctx, lc, ropts)
+	if err == nil && len(res.CRDs) > 0 {
+		// helm-controller applies the crds/ CRDs before it renders the
+		// templates (internal/action/install.go), and Helm reads the
+		// cluster's API versions at render time: the templates see them.
+		// Which CRDs those are depends on the values (disabled subcharts
+		// bring none), so they are taken from a first render.
+		own := apiVersionSet{}
+		for _, v := range apiVersions {
+			own[v] = true
+		}
+		for _, c := range res.CRDs {
+			own.addCRD(c)
+		}
+		if len(own) > len(apiVersions) {
+			ropts.APIVersions = own.sorted()
+			res, sources, err = b.renderChart(ctx, lc, ropts)
+		}
 	}
-	res, sources, err := renders.render(ctx, key, func() (*render.Result, error) {
-		return render.Render(ctx, lc.chart, ropts)
-	})
 	if err != nil {
 		field := "spec.values"
 		if !errors.Is(err, render.ErrInvalidValues) {
@@ -158,6 +169,19 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		out[i].Origin.Kustomization = hr.Origin.Kustomization
 	}
 	return out
+}
+
+// renderChart renders lc with ropts, once per run for the builds that
+// share a RenderCache.
+func (b *builder) renderChart(ctx context.Context, lc *loadedChart, ropts render.Options) (*render.Result, map[string]string, error) {
+	renders := b.opts.Renders
+	key, keyErr := renderKey(lc, ropts)
+	if keyErr != nil {
+		renders = nil
+	}
+	return renders.render(ctx, key, func() (*render.Result, error) {
+		return render.Render(ctx, lc.chart, ropts)
+	})
 }
 
 // releaseName is helm-controller's release name: spec.releaseName, else

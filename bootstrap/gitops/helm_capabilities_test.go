@@ -147,3 +147,25 @@ func TestCapabilitiesSeeTheEnvironmentsCRDs(t *testing.T) {
 		})
 	}
 }
+
+func TestCapabilitiesSeeTheChartsOwnCRDs(t *testing.T) {
+	for _, tc := range []struct{ spec, want string }{
+		{"", "true"},
+		{"  install: {crds: Skip}\n", "false"}, // not applied: not served
+	} {
+		files := map[string]string{
+			"charts/guarded/crds/widgets.yaml": widgetCRD,
+			"gitops/apps/hr.yaml":              localRelease("guarded", "guarded", tc.spec),
+		}
+		for k, v := range guardedChart {
+			files[k] = v
+		}
+		e := build(t, writeRepo(t, helmRepo(fluxKustomization("apps"), files)), "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+		if len(e.Findings) > 0 {
+			t.Fatalf("findings:\n%s", findingsText(e.Findings))
+		}
+		if got := str(t, find(t, e, "ConfigMap", "team", "seen"), "data.kind"); got != tc.want {
+			t.Errorf("spec %q: the templates see the chart's own crds/ Widget: %s, want %s", tc.spec, got, tc.want)
+		}
+	}
+}
