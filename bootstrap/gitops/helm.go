@@ -153,7 +153,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 	rendered, err := postRender(hr, res.Objects, hooks)
 	if err != nil {
 		field := "spec.postRenderers"
-		if _, ok := err.(*strategyError); ok {
+		if se := (*strategyError)(nil); errors.As(err, &se) {
 			field = "spec.postRenderStrategy"
 		}
 		b.hrFinding(hr, field, err.Error())
