@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"runtime"
+	"sort"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
@@ -37,28 +38,41 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 		blk  *block
 		hr   manifest.Object
 		objs []manifest.Object
+		wave [2]int // Kustomization in apply order, dependsOn depth in it
 	}
 	var releases []*release
-	for _, blk := range b.blocks {
+	for i, blk := range b.blocks {
+		var inBlock []manifest.Object
 		for _, hr := range blk.objects {
 			gvk := hr.GroupVersionKind()
 			if gvk.Group == "helm.toolkit.fluxcd.io" && gvk.Kind == "HelmRelease" {
-				releases = append(releases, &release{blk: blk, hr: hr})
+				inBlock = append(inBlock, hr)
 			}
+		}
+		depth := releaseDepths(inBlock)
+		for j, hr := range inBlock {
+			releases = append(releases, &release{blk: blk, hr: hr, wave: [2]int{i, depth[j]}})
 		}
 	}
 	// Templates see the API versions of the cluster they are installed in
 	// (helm-controller renders against live discovery): the built-in APIs,
 	// Flux's, the CRDs the manifests apply, and those of the charts
-	// installed before. Releases render in waves, one per Kustomization in
-	// apply order, each seeing the CRDs of the waves before it.
+	// installed before. Releases render in waves, each seeing the CRDs of
+	// the waves before it: one per Kustomization in apply order and, in
+	// one Kustomization, one per depth of the HelmReleases' dependsOn
+	// (helm-controller installs a release once those it depends on are).
+	order := append([]*release(nil), releases...)
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i].wave, order[j].wave
+		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
+	})
 	apis := b.baseAPIVersions()
-	for start := 0; start < len(releases); {
+	for start := 0; start < len(order); {
 		end := start
-		for end < len(releases) && releases[end].blk == releases[start].blk {
+		for end < len(order) && order[end].wave == order[start].wave {
 			end++
 		}
-		wave := releases[start:end]
+		wave := order[start:end]
 		seen := apis.sorted()
 		var g errgroup.Group
 		g.SetLimit(runtime.GOMAXPROCS(0))
@@ -91,6 +105,49 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// releaseDepths is, for each HelmRelease of hrs, the length of the
+// longest chain of spec.dependsOn from it to others of hrs: 0 for one
+// depending on none of them. A cycle (which helm-controller never
+// resolves) counts as no dependency where it closes.
+func releaseDepths(hrs []manifest.Object) []int {
+	byKey := map[string]int{}
+	for i, hr := range hrs {
+		byKey[hr.GetNamespace()+"/"+hr.GetName()] = i
+	}
+	depth := make([]int, len(hrs))
+	state := make([]int, len(hrs)) // 0 new, 1 visiting, 2 done
+	var visit func(i int) int
+	visit = func(i int) int {
+		if state[i] == 1 {
+			return -1
+		}
+		if state[i] == 2 {
+			return depth[i]
+		}
+		state[i] = 1
+		deps, _, _ := unstructured.NestedSlice(hrs[i].Object, "spec", "dependsOn")
+		for _, d := range deps {
+			m, _ := d.(map[string]any)
+			name, _ := m["name"].(string)
+			ns, _ := m["namespace"].(string)
+			if ns == "" {
+				ns = hrs[i].GetNamespace()
+			}
+			if j, ok := byKey[ns+"/"+name]; ok {
+				if dd := visit(j); dd >= 0 && dd+1 > depth[i] {
+					depth[i] = dd + 1
+				}
+			}
+		}
+		state[i] = 2
+		return depth[i]
+	}
+	for i := range hrs {
+		visit(i)
+	}
+	return depth
 }
 
 // renderHelmRelease resolves the chart of hr, merges its values and renders

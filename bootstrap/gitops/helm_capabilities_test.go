@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -116,6 +117,24 @@ func TestCapabilitiesSeeTheEnvironmentsCRDs(t *testing.T) {
 		},
 		want: "true",
 	}, {
+		name: "CRD installed by a release it depends on, in the same Kustomization",
+		ks:   fluxKustomization("apps"),
+		files: map[string]string{
+			"gitops/apps/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [widgets.yaml, guarded.yaml]\n",
+			"gitops/apps/widgets.yaml":       localRelease("widgets", "widgets", ""),
+			"gitops/apps/guarded.yaml":       localRelease("guarded", "guarded", "  dependsOn: [{name: widgets}]\n"),
+		},
+		want: "true",
+	}, {
+		name: "CRD installed by a release installed alongside",
+		ks:   fluxKustomization("apps"),
+		files: map[string]string{
+			"gitops/apps/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [widgets.yaml, guarded.yaml]\n",
+			"gitops/apps/widgets.yaml":       localRelease("widgets", "widgets", ""),
+			"gitops/apps/guarded.yaml":       localRelease("guarded", "guarded", ""),
+		},
+		want: "false",
+	}, {
 		name: "no such CRD",
 		ks:   fluxKustomization("apps"),
 		files: map[string]string{
@@ -167,5 +186,38 @@ func TestCapabilitiesSeeTheChartsOwnCRDs(t *testing.T) {
 		if got := str(t, find(t, e, "ConfigMap", "team", "seen"), "data.kind"); got != tc.want {
 			t.Errorf("spec %q: the templates see the chart's own crds/ Widget: %s, want %s", tc.spec, got, tc.want)
 		}
+	}
+}
+
+func TestReleaseDepths(t *testing.T) {
+	hrs := parseObjects(t, `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: a, namespace: x}
+spec: {dependsOn: [{name: b}, {name: c, namespace: other}]}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: b, namespace: x}
+spec: {dependsOn: [{name: c, namespace: other}, {name: elsewhere}]}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: c, namespace: other}
+spec: {}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: loop1, namespace: x}
+spec: {dependsOn: [{name: loop2}]}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: {name: loop2, namespace: x}
+spec: {dependsOn: [{name: loop1}]}
+`)
+	got := releaseDepths(hrs)
+	want := []int{2, 1, 0, 1, 0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("depths %v, want %v (a after b after c; a cycle cut where it closes)", got, want)
 	}
 }
