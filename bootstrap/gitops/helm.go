@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"path"
@@ -9,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"golang.org/x/sync/errgroup"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -241,16 +243,28 @@ func (b *builder) renderChart(ctx context.Context, lc *loadedChart, ropts render
 	})
 }
 
-// releaseName is helm-controller's release name: spec.releaseName, else
-// [<targetNamespace>-]<name>.
+// releaseName is helm-controller v1.6.4's release name: the v2 API's
+// GetReleaseName (spec.releaseName, else [<targetNamespace>-]<name>),
+// shortened as its internal/release ShortenName does.
 func releaseName(hr manifest.Object) string {
-	if n, _, _ := unstructured.NestedString(hr.Object, "spec", "releaseName"); n != "" {
-		return n
+	var rel helmv2.HelmRelease
+	rel.Name = hr.GetName()
+	rel.Spec.ReleaseName, _, _ = unstructured.NestedString(hr.Object, "spec", "releaseName")
+	rel.Spec.TargetNamespace, _, _ = unstructured.NestedString(hr.Object, "spec", "targetNamespace")
+	return shortenReleaseName(rel.GetReleaseName())
+}
+
+// shortenReleaseName fits name in Helm's 53 characters as helm-controller
+// v1.6.4 does (internal/release/name.go ShortenName): a longer name is cut
+// to 40 characters and followed by "-" and the first 12 hex digits of its
+// SHA-256.
+func shortenReleaseName(name string) string {
+	const maxLength, hashLength = 53, 12
+	if len(name) <= maxLength {
+		return name
 	}
-	if ns, _, _ := unstructured.NestedString(hr.Object, "spec", "targetNamespace"); ns != "" {
-		return ns + "-" + hr.GetName()
-	}
-	return hr.GetName()
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))
+	return name[:maxLength-(hashLength+1)] + "-" + sum[:hashLength]
 }
 
 // releaseNamespace is spec.targetNamespace, else the HelmRelease's.
