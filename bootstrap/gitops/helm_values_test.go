@@ -194,6 +194,14 @@ data: {values.yaml: "a: 1"}`,
 		spec:  `  valuesFrom: [{kind: ConfigMap, name: vals}, {kind: ConfigMap, name: vals, valuesKey: absent}]`,
 		field: "spec.valuesFrom[1].valuesKey",
 	}, {
+		name: "a Secret whose data is not base64 is a finding",
+		objects: `apiVersion: v1
+kind: Secret
+metadata: {name: creds, namespace: app}
+data: {values.yaml: "not base64!"}`,
+		spec:  `  valuesFrom: [{kind: Secret, name: creds}]`,
+		field: "spec.valuesFrom[0]",
+	}, {
 		name: "a targetPath Helm cannot parse is a finding",
 		objects: `apiVersion: v1
 kind: ConfigMap
