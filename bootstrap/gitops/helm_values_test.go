@@ -248,3 +248,46 @@ data: {v: "x"}`,
 func metaName(name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Namespace: "app"}
 }
+
+// TestValuesFromTargetPathThroughTheBuild is the divergence as users met
+// it: a ConfigMap's "3" at replicaCount against a schema wanting an
+// integer, and an annotation key with an escaped dot.
+func TestValuesFromTargetPathThroughTheBuild(t *testing.T) {
+	files := map[string]string{
+		"charts/knobs/Chart.yaml":  "apiVersion: v2\nname: knobs\nversion: 0.1.0\n",
+		"charts/knobs/values.yaml": "replicaCount: 1\npodAnnotations: {}\n",
+		"charts/knobs/values.schema.json": `{"type": "object", "properties": {
+  "replicaCount": {"type": "integer"},
+  "podAnnotations": {"type": "object", "additionalProperties": {"type": "string"}}}}`,
+		"charts/knobs/templates/deploy.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: knobs
+  annotations: {{ toJson .Values.podAnnotations }}
+data:
+  replicas: {{ .Values.replicaCount | quote }}
+  kind: {{ kindOf .Values.replicaCount | quote }}
+`,
+		"gitops/apps/values.yaml": `apiVersion: v1
+kind: ConfigMap
+metadata: {name: knobs-values, namespace: team}
+data: {replicas: "3", note: "hello"}
+`,
+		"gitops/apps/hr.yaml": localRelease("knobs", "knobs", `  valuesFrom:
+    - {kind: ConfigMap, name: knobs-values, valuesKey: replicas, targetPath: replicaCount}
+    - {kind: ConfigMap, name: knobs-values, valuesKey: note, targetPath: 'podAnnotations.example\.com/note'}
+`),
+		"gitops/apps/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [values.yaml, hr.yaml]\n",
+	}
+	e := build(t, writeRepo(t, helmRepo(fluxKustomization("apps"), files)), "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+	if len(e.Findings) > 0 {
+		t.Fatalf("findings:\n%s", findingsText(e.Findings))
+	}
+	cm := find(t, e, "ConfigMap", "team", "knobs")
+	if r, k := str(t, cm, "data.replicas"), str(t, cm, "data.kind"); r != "3" || k != "int64" {
+		t.Errorf("replicaCount %s of kind %s, want the integer 3 (int64)", r, k)
+	}
+	if a := cm.GetAnnotations(); a["example.com/note"] != "hello" || len(a) != 1 {
+		t.Errorf("annotations %v, want example.com/note: hello", a)
+	}
+}
