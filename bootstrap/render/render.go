@@ -71,8 +71,8 @@ type Result struct {
 	// CRDs are the objects from the crds/ directories, when
 	// Options.IncludeCRDs is set.
 	CRDs []*unstructured.Unstructured
-	// Hooks are the objects of the chart's hooks, except test hooks, which
-	// helm-controller only runs on request.
+	// Hooks are the objects of the chart's hooks, except those that are
+	// test hooks only, which helm-controller only runs on request.
 	Hooks []*unstructured.Unstructured
 	// HookManifest is Hooks as multi-document YAML, each document preceded
 	// by its "# Source:" template path, as `helm template` prints hooks.
@@ -253,13 +253,16 @@ func deepCopy(v any) any {
 	}
 }
 
+// isTestHook reports whether h runs only on `helm test`: a hook that also
+// has an install event runs at install (Helm's execHook selects hooks by
+// event), so helm-controller applies it.
 func isTestHook(h *release.Hook) bool {
 	for _, e := range h.Events {
-		if e == release.HookTest {
-			return true
+		if e != release.HookTest {
+			return false
 		}
 	}
-	return false
+	return len(h.Events) > 0
 }
 
 // decodeObjects parses a multi-document YAML (or JSON) stream, skipping empty

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -294,5 +295,27 @@ func TestUpstreamChartsRender(t *testing.T) {
 			}
 			t.Logf("%s %s: %d objects, %d CRDs, %d hooks", ch.Name(), ch.Metadata.Version, len(res.Objects), len(res.CRDs), len(res.Hooks))
 		})
+	}
+}
+
+func TestRenderKeepsHooksThatAlsoRunAtInstall(t *testing.T) {
+	hook := func(name, events string) *common.File {
+		return &common.File{Name: "templates/" + name + ".yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  annotations:\n    helm.sh/hook: " + events + "\n")}
+	}
+	ch := &chart.Chart{
+		Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "hooks", Version: "1.0.0"},
+		Templates: []*common.File{hook("both", "pre-install,test"), hook("test-only", "test"), hook("helm2-test", "test-success"), hook("install", "post-install")},
+	}
+	res, err := Render(context.Background(), ch, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range res.Hooks {
+		names = append(names, h.GetName())
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "both install" {
+		t.Errorf("hooks %v, want both and install: a hook that also runs at install is applied, test-only ones are not", names)
 	}
 }
