@@ -202,22 +202,23 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s %s does not render: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
 		return nil
 	}
-	// helm-controller's install runs Helm with DisableHooks from
-	// spec.install.disableHooks (internal/action/install.go): the hooks are
-	// then never applied.
-	hooks := res.Hooks
-	if off, _, _ := unstructured.NestedBool(hr.Object, "spec", "install", "disableHooks"); off {
-		hooks = nil
-	}
+	hooks := append(append([]*unstructured.Unstructured{}, res.Hooks...), res.TestHooks...)
 	rendered, err := postRender(hr, res.Objects, hooks)
 	if err != nil {
 		field := "spec.postRenderers"
 		if se := (*strategyError)(nil); errors.As(err, &se) {
 			field = "spec.postRenderStrategy"
+		} else if de := (*duplicateError)(nil); errors.As(err, &de) {
+			field = "" // the chart's objects, not a field, repeat one identity
 		}
 		b.hrFinding(hr, field, err.Error())
 		return nil
 	}
+	// helm-controller's install runs Helm with DisableHooks from
+	// spec.install.disableHooks (internal/action/install.go): the hooks are
+	// rendered and post-rendered, but never applied.
+	disableHooks, _, _ := unstructured.NestedBool(hr.Object, "spec", "install", "disableHooks")
+	rendered = installedObjects(rendered, disableHooks)
 	hrKey := hr.GetNamespace() + "/" + hr.GetName()
 	var out []manifest.Object
 	for _, o := range append(crdObjects(hr, res.CRDs), rendered...) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -45,6 +46,34 @@ func postRender(hr manifest.Object, objs, hooks []*unstructured.Unstructured) ([
 	}
 }
 
+// installedObjects are the post-rendered objects a Helm install applies:
+// Helm tells hooks from templates again after post-rendering, by their
+// helm.sh/hook annotation (pkg/release/v1/util SortManifests); hooks whose
+// events are all "test" (or Helm 2's "test-success") run only on request,
+// and no hook runs when hooks are disabled.
+func installedObjects(objs []*unstructured.Unstructured, disableHooks bool) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		events, isHook := o.GetAnnotations()["helm.sh/hook"]
+		if !isHook {
+			out = append(out, o)
+			continue
+		}
+		if disableHooks {
+			continue
+		}
+		testOnly := true
+		for e := range strings.SplitSeq(events, ",") {
+			e = strings.ToLower(strings.TrimSpace(e))
+			testOnly = testOnly && (e == "test" || e == "test-success")
+		}
+		if !testOnly {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // strategyError is Helm's error for a post-render strategy it does not know.
 type strategyError struct{ strategy string }
 
@@ -56,6 +85,9 @@ func (e *strategyError) Error() string {
 func runPostRenderers(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	if len(objs) == 0 {
 		return objs, nil
+	}
+	if err := uniqueIDs(objs); err != nil {
+		return nil, err
 	}
 	objs, err := kustomizePostRender(hr, objs)
 	if err != nil {
@@ -73,6 +105,40 @@ func runPostRenderers(hr manifest.Object, objs []*unstructured.Unstructured) ([]
 		setOriginLabels(hr, o)
 	}
 	return objs, nil
+}
+
+// uniqueIDs fails as helm-controller's post-renderer does when two
+// objects of one stream share an identity: it reads the stream into a
+// kustomize resource map (internal/postrender transformer.go), which
+// refuses a second resource with the same group, version, kind, name and
+// effective namespace (an empty namespace is "default"). In Helm 4's
+// default "combined" strategy a hook repeating a template is such a pair;
+// "separate" post-renders them apart. Objects named by generateName alone
+// are left out.
+func uniqueIDs(objs []*unstructured.Unstructured) error {
+	seen := make(map[string]bool, len(objs))
+	for _, o := range objs {
+		if o.GetName() == "" {
+			continue
+		}
+		ns := o.GetNamespace()
+		if ns == "" {
+			ns = "default"
+		}
+		id := o.GetAPIVersion() + " " + o.GetKind() + " " + ns + "/" + o.GetName()
+		if seen[id] {
+			return &duplicateError{id: id}
+		}
+		seen[id] = true
+	}
+	return nil
+}
+
+// duplicateError is a post-render stream holding one identity twice.
+type duplicateError struct{ id string }
+
+func (e *duplicateError) Error() string {
+	return fmt.Sprintf("post-render: may not add resource with an already registered id: %s (helm-controller's post-renderer refuses two objects with one identity; when a hook repeats a template, spec.postRenderStrategy: separate post-renders hooks apart)", e.id)
 }
 
 // setOriginLabels sets helm-controller's origin labels on o: the

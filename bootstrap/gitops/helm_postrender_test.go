@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -119,6 +120,45 @@ func TestHooksAndCRDsAsHelmControllerInstallsThem(t *testing.T) {
 		for _, o := range e.Objects {
 			if o.GetName() == "migrate" {
 				t.Errorf("%s: helm-controller installs without hooks when spec.install.disableHooks is set", o.ID())
+			}
+		}
+	})
+
+	t.Run("a hook repeating a template", func(t *testing.T) {
+		for _, tc := range []struct{ strategy, field, hook string }{
+			{"", "-", "pre-install"}, {"combined", "-", "pre-install"}, {"separate", "", "pre-install"}, {"nohooks", "", "pre-install"},
+			{"", "-", "test"}, // test hooks are post-rendered too, though never installed
+		} {
+			spec := ""
+			if tc.strategy != "" {
+				spec = "  postRenderStrategy: " + tc.strategy + "\n"
+			}
+			files := map[string]string{
+				"gitops/apps/hr.yaml": localRelease("hooked", "hooked", spec),
+				"charts/hooked/templates/sa.yaml": `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: migrate}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: migrate
+  annotations: {helm.sh/hook: ` + tc.hook + `}
+`,
+			}
+			for k, v := range hookedChart {
+				files[k] = v
+			}
+			e := build(t, writeRepo(t, helmRepo(fluxKustomization("apps"), files)), "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+			if tc.field == "" {
+				if len(e.Findings) > 0 {
+					t.Errorf("strategy %q, %s hook: findings:\n%s\nwant none: hooks are post-rendered apart", tc.strategy, tc.hook, findingsText(e.Findings))
+				}
+				continue
+			}
+			if len(e.Findings) != 1 || e.Findings[0].Field != "" || e.Findings[0].Object != "HelmRelease/team/hooked" ||
+				!strings.Contains(e.Findings[0].Message, "already registered id: v1 ServiceAccount default/migrate") {
+				t.Errorf("strategy %q, %s hook: findings:\n%s\nwant one: helm-controller's post-renderer refuses the repeated identity", tc.strategy, tc.hook, findingsText(e.Findings))
 			}
 		}
 	})

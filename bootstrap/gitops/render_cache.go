@@ -191,6 +191,7 @@ func copyResult(r *render.Result) *render.Result {
 	cp.Objects = copyObjects(r.Objects)
 	cp.CRDs = copyObjects(r.CRDs)
 	cp.Hooks = copyObjects(r.Hooks)
+	cp.TestHooks = copyObjects(r.TestHooks)
 	return &cp
 }
 

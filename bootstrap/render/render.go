@@ -74,6 +74,10 @@ type Result struct {
 	// Hooks are the objects of the chart's hooks, except those that are
 	// test hooks only, which helm-controller only runs on request.
 	Hooks []*unstructured.Unstructured
+	// TestHooks are the objects of the hooks that are test hooks only:
+	// helm-controller post-renders them with the others but applies them
+	// only on request.
+	TestHooks []*unstructured.Unstructured
 	// HookManifest is Hooks as multi-document YAML, each document preceded
 	// by its "# Source:" template path, as `helm template` prints hooks.
 	HookManifest string
@@ -138,12 +142,13 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	res := &Result{Manifest: rel.manifest, Notes: rel.notes, Objects: rel.objects}
 	var hookManifest strings.Builder
 	for _, h := range rel.hooks {
-		if isTestHook(h) {
-			continue
-		}
 		objs, err := decodeManifest(h.Manifest)
 		if err != nil {
 			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
+		}
+		if isTestHook(h) {
+			res.TestHooks = append(res.TestHooks, objs...)
+			continue
 		}
 		res.Hooks = append(res.Hooks, objs...)
 		fmt.Fprintf(&hookManifest, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)

@@ -318,4 +318,12 @@ func TestRenderKeepsHooksThatAlsoRunAtInstall(t *testing.T) {
 	if strings.Join(names, " ") != "both install" {
 		t.Errorf("hooks %v, want both and install: a hook that also runs at install is applied, test-only ones are not", names)
 	}
+	names = nil
+	for _, h := range res.TestHooks {
+		names = append(names, h.GetName())
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "helm2-test test-only" {
+		t.Errorf("test hooks %v, want helm2-test and test-only", names)
+	}
 }
