@@ -137,6 +137,34 @@ func (c *Cache) Lookup(ref Ref) (string, error) {
 	return p, nil
 }
 
+// Versions lists the versions of the chart name the cache holds, sorted
+// as strings. The cache keeps one archive per chart name and version,
+// whatever repository it came from. It never touches the network; a cache
+// directory not yet created holds nothing.
+func (c *Cache) Versions(name string) ([]string, error) {
+	if err := checkRef(Ref{Name: name, Version: "0"}); err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("chart cache: %w", err)
+	}
+	var out []string
+	for _, e := range entries {
+		v, ok := strings.CutPrefix(e.Name(), name+"-")
+		if !ok || e.IsDir() {
+			continue
+		}
+		if v, ok = strings.CutSuffix(v, ".tgz"); ok && v != "" {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // Get returns the path of ref's archive, pulling it first if it is not
 // cached and the cache is not offline.
 func (c *Cache) Get(ctx context.Context, ref Ref) (string, error) {

@@ -187,3 +187,26 @@ func TestDefaultDir(t *testing.T) {
 		t.Errorf("DefaultDir = %q", d)
 	}
 }
+
+func TestVersionsListsTheCachedVersionsOfOneChart(t *testing.T) {
+	dir := t.TempDir()
+	c, err := New(dir + "/charts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Versions("cert-manager"); err != nil || len(got) != 0 {
+		t.Errorf("uncreated cache: %v, %v; want nothing", got, err)
+	}
+	for _, r := range []Ref{{Name: "cert-manager", Version: "v1.19.2"}, {Name: "cert-manager", Version: "v1.20.0-rc.1"}, {Name: "cert", Version: "1.0.0"}} {
+		if err := c.Put(r, chartArchive(t, r.Name, r.Version)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.Versions("cert-manager")
+	if err != nil || strings.Join(got, " ") != "v1.19.2 v1.20.0-rc.1" {
+		t.Errorf("Versions(cert-manager) = %v, %v; want v1.19.2 v1.20.0-rc.1", got, err)
+	}
+	if _, err := c.Versions("../x"); err == nil {
+		t.Error("Versions(../x): want an error for a name that is not a chart name")
+	}
+}

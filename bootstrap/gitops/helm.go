@@ -1,147 +1,24 @@
 package gitops
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
-	"path/filepath"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
-	fluxkustomize "github.com/fluxcd/pkg/kustomize"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
-	chartutil "helm.sh/helm/v4/pkg/chart/common/util"
-	chart "helm.sh/helm/v4/pkg/chart/v2"
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	kustypes "sigs.k8s.io/kustomize/api/types"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
 
-	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 	"github.com/leynos/gitops-local/bootstrap/render"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
-
-// loadedChart is a loaded chart, with where it came from. It is shared by
-// the builds of one run (see RenderCache) and never modified.
-type loadedChart struct {
-	chart *chart.Chart
-	// dir is the repository-relative chart directory for the repository's
-	// own charts; empty for charts from the cache.
-	dir string
-	// digest identifies the chart's content: the SHA-256 of its archive, or
-	// of its files for a directory.
-	digest string
-
-	// schema is the chart's values.schema.json compiled, nil when it has
-	// none or it does not compile (see checkValues).
-	schemaOnce sync.Once
-	schema     *jsonschema.Schema
-}
-
-// valuesSchema compiles the chart's values schema once.
-func (lc *loadedChart) valuesSchema() *jsonschema.Schema {
-	lc.schemaOnce.Do(func() {
-		if len(lc.chart.Schema) == 0 {
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(lc.chart.Schema))
-		if err != nil {
-			return
-		}
-		c := jsonschema.NewCompiler()
-		if err := c.AddResource("values.schema.json", doc); err != nil {
-			return
-		}
-		if sch, err := c.Compile("values.schema.json"); err == nil {
-			lc.schema = sch
-		}
-	})
-	return lc.schema
-}
-
-// filesDigest is the digest of a loaded chart's files, by name and content.
-func filesDigest(ch *chart.Chart) string {
-	h := sha256.New()
-	for _, f := range ch.Raw {
-		fmt.Fprintf(h, "%d:%s%d:", len(f.Name), f.Name, len(f.Data))
-		h.Write(f.Data)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// loadArchive loads the chart archive at p, once per run for each distinct
-// archive content when the build shares a RenderCache.
-func (b *builder) loadArchive(ctx context.Context, p string) (*loadedChart, error) {
-	if lc, ok := b.chart(p); ok {
-		return lc, nil
-	}
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, loadError(p, err)
-	}
-	sum := sha256.Sum256(data)
-	digest := hex.EncodeToString(sum[:])
-	load := func() (*loadedChart, error) {
-		ch, err := loader.LoadArchive(bytes.NewReader(data))
-		if err != nil {
-			return nil, loadError(p, err)
-		}
-		return &loadedChart{chart: ch, digest: digest}, nil
-	}
-	var lc *loadedChart
-	if b.opts.Renders != nil {
-		lc, err = b.opts.Renders.charts.do(ctx, digest, load)
-	} else {
-		lc, err = load()
-	}
-	if err != nil {
-		return nil, err
-	}
-	b.setChart(p, lc)
-	return lc, nil
-}
-
-// loadError is the error of loading the chart archive at p, which failed
-// with err: Helm's own, loading it by its path, for its clearer messages
-// (not a chart archive, not gzip).
-func loadError(p string, err error) error {
-	if _, lerr := render.LoadChart(p); lerr != nil {
-		return lerr
-	}
-	return fmt.Errorf("load chart %q: %w", p, err)
-}
-
-// chart returns the chart this build loaded from p, if it did.
-func (b *builder) chart(p string) (*loadedChart, bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	lc, ok := b.charts[p]
-	return lc, ok
-}
-
-// setChart remembers the chart this build loaded from p.
-func (b *builder) setChart(p string, lc *loadedChart) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.charts[p] = lc
-}
 
 // hrFinding reports a problem with a HelmRelease.
 func (b *builder) hrFinding(hr manifest.Object, field, msg string) {
@@ -157,31 +34,64 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 			index[o.ID()] = o
 		}
 	}
-	// Render every HelmRelease side by side (a cloud environment renders
+	// Render the HelmReleases side by side (a cloud environment renders
 	// several large charts), then place the objects in order.
 	type release struct {
 		blk  *block
 		hr   manifest.Object
 		objs []manifest.Object
+		wave [2]int // Kustomization in apply order, dependsOn depth in it
 	}
 	var releases []*release
-	for _, blk := range b.blocks {
+	for i, blk := range b.blocks {
+		var inBlock []manifest.Object
 		for _, hr := range blk.objects {
 			gvk := hr.GroupVersionKind()
 			if gvk.Group == "helm.toolkit.fluxcd.io" && gvk.Kind == "HelmRelease" {
-				releases = append(releases, &release{blk: blk, hr: hr})
+				inBlock = append(inBlock, hr)
 			}
 		}
+		depth := releaseDepths(inBlock)
+		for j, hr := range inBlock {
+			releases = append(releases, &release{blk: blk, hr: hr, wave: [2]int{i, depth[j]}})
+		}
 	}
-	var g errgroup.Group
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for _, r := range releases {
-		g.Go(func() error {
-			r.objs = b.renderHelmRelease(ctx, r.hr, index)
-			return nil
-		})
+	// Templates see the API versions of the cluster they are installed in
+	// (helm-controller renders against live discovery): the built-in APIs,
+	// Flux's, the CRDs the manifests apply, and those of the charts
+	// installed before. Releases render in waves, each seeing the CRDs of
+	// the waves before it: one per Kustomization in apply order and, in
+	// one Kustomization, one per depth of the HelmReleases' dependsOn
+	// (helm-controller installs a release once those it depends on are).
+	order := append([]*release(nil), releases...)
+	sort.SliceStable(order, func(i, j int) bool {
+		a, b := order[i].wave, order[j].wave
+		return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
+	})
+	apis := b.baseAPIVersions()
+	for start := 0; start < len(order); {
+		end := start
+		for end < len(order) && order[end].wave == order[start].wave {
+			end++
+		}
+		wave := order[start:end]
+		seen := apis.sorted()
+		var g errgroup.Group
+		g.SetLimit(runtime.GOMAXPROCS(0))
+		for _, r := range wave {
+			g.Go(func() error {
+				r.objs = b.renderHelmRelease(ctx, r.hr, index, seen)
+				return nil
+			})
+		}
+		g.Wait() // renders report their problems as findings, never as errors
+		for _, r := range wave {
+			for _, o := range r.objs {
+				apis.addCRD(o.Unstructured)
+			}
+		}
+		start = end
 	}
-	g.Wait() // renders report their problems as findings, never as errors
 
 	for _, r := range releases {
 		for _, o := range r.objs {
@@ -195,14 +105,57 @@ func (b *builder) expandHelmReleases(ctx context.Context) {
 	}
 }
 
+// releaseDepths is, for each HelmRelease of hrs, the length of the
+// longest chain of spec.dependsOn from it to others of hrs: 0 for one
+// depending on none of them. A cycle (which helm-controller never
+// resolves) counts as no dependency where it closes.
+func releaseDepths(hrs []manifest.Object) []int {
+	byKey := map[string]int{}
+	for i, hr := range hrs {
+		byKey[hr.GetNamespace()+"/"+hr.GetName()] = i
+	}
+	depth := make([]int, len(hrs))
+	state := make([]int, len(hrs)) // 0 new, 1 visiting, 2 done
+	var visit func(i int) int
+	visit = func(i int) int {
+		if state[i] == 1 {
+			return -1
+		}
+		if state[i] == 2 {
+			return depth[i]
+		}
+		state[i] = 1
+		deps, _, _ := unstructured.NestedSlice(hrs[i].Object, "spec", "dependsOn")
+		for _, d := range deps {
+			m, _ := d.(map[string]any)
+			name, _ := m["name"].(string)
+			ns, _ := m["namespace"].(string)
+			if ns == "" {
+				ns = hrs[i].GetNamespace()
+			}
+			if j, ok := byKey[ns+"/"+name]; ok {
+				if dd := visit(j); dd >= 0 && dd+1 > depth[i] {
+					depth[i] = dd + 1
+				}
+			}
+		}
+		state[i] = 2
+		return depth[i]
+	}
+	for i := range hrs {
+		visit(i)
+	}
+	return depth
+}
+
 // renderHelmRelease resolves the chart of hr, merges its values and renders
 // it. Problems are findings; the result is empty then.
-func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, index map[string]manifest.Object) []manifest.Object {
+func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, index map[string]manifest.Object, apiVersions []string) []manifest.Object {
 	lc, ok := b.resolveChart(ctx, hr, index)
 	if !ok {
 		return nil
 	}
-	values, ok := b.mergedValues(hr, index)
+	values, ok := b.mergedValues(ctx, hr, index)
 	if !ok {
 		return nil
 	}
@@ -216,15 +169,27 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		Values:      values,
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
+		APIVersions: apiVersions,
 	}
-	renders := b.opts.Renders
-	key, keyErr := renderKey(lc, ropts)
-	if keyErr != nil {
-		renders = nil
+	res, sources, err := b.renderChart(ctx, lc, ropts)
+	if err == nil && len(res.CRDs) > 0 {
+		// helm-controller applies the crds/ CRDs before it renders the
+		// templates (internal/action/install.go), and Helm reads the
+		// cluster's API versions at render time: the templates see them.
+		// Which CRDs those are depends on the values (disabled subcharts
+		// bring none), so they are taken from a first render.
+		own := apiVersionSet{}
+		for _, v := range apiVersions {
+			own[v] = true
+		}
+		for _, c := range res.CRDs {
+			own.addCRD(c)
+		}
+		if len(own) > len(apiVersions) {
+			ropts.APIVersions = own.sorted()
+			res, sources, err = b.renderChart(ctx, lc, ropts)
+		}
 	}
-	res, sources, err := renders.render(ctx, key, func() (*render.Result, error) {
-		return render.Render(ctx, lc.chart, ropts)
-	})
 	if err != nil {
 		field := "spec.values"
 		if !errors.Is(err, render.ErrInvalidValues) {
@@ -233,24 +198,26 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s %s does not render: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
 		return nil
 	}
-	rendered, err := postRender(hr, res.Objects)
+	hooks := append(append([]*unstructured.Unstructured{}, res.Hooks...), res.TestHooks...)
+	rendered, err := postRender(hr, res.Objects, hooks)
 	if err != nil {
-		b.hrFinding(hr, "spec.postRenderers", err.Error())
+		field := "spec.postRenderers"
+		if se := (*strategyError)(nil); errors.As(err, &se) {
+			field = "spec.postRenderStrategy"
+		} else if de := (*duplicateError)(nil); errors.As(err, &de) {
+			field = "" // the chart's objects, not a field, repeat one identity
+		}
+		b.hrFinding(hr, field, err.Error())
 		return nil
 	}
+	// helm-controller's install runs Helm with DisableHooks from
+	// spec.install.disableHooks (internal/action/install.go): the hooks are
+	// rendered and post-rendered, but never applied.
+	disableHooks, _, _ := unstructured.NestedBool(hr.Object, "spec", "install", "disableHooks")
+	rendered = installedObjects(rendered, disableHooks)
 	hrKey := hr.GetNamespace() + "/" + hr.GetName()
 	var out []manifest.Object
-	for _, c := range res.CRDs {
-		out = append(out, manifest.Object{Unstructured: c, Origin: b.renderedOrigin(lc, hr, sources, c)})
-	}
-	for _, o := range rendered {
-		labels := o.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels["helm.toolkit.fluxcd.io/name"] = hr.GetName()
-		labels["helm.toolkit.fluxcd.io/namespace"] = hr.GetNamespace()
-		o.SetLabels(labels)
+	for _, o := range append(crdObjects(hr, res.CRDs), rendered...) {
 		out = append(out, manifest.Object{Unstructured: o, Origin: b.renderedOrigin(lc, hr, sources, o)})
 	}
 	for i := range out {
@@ -260,315 +227,41 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 	return out
 }
 
-// resolveChart finds the chart of hr: the repository's own chart directory
-// for an OCIRepository whose URL ends in the name of one, else the cached
-// archive of the chart at its version.
-func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index map[string]manifest.Object) (*loadedChart, bool) {
-	var ref chartcache.Ref
-	var field string
-	if cr, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chartRef"); ok {
-		field = "spec.chartRef"
-		k, _ := cr["kind"].(string)
-		name, _ := cr["name"].(string)
-		ns, _ := cr["namespace"].(string)
-		if ns == "" {
-			ns = hr.GetNamespace()
-		}
-		if k != "OCIRepository" {
-			b.hrFinding(hr, field+".kind", fmt.Sprintf("chartRef kind %q is not supported by the offline build (use OCIRepository)", k))
-			return nil, false
-		}
-		src, ok := index["source.toolkit.fluxcd.io/OCIRepository/"+ns+"/"+name]
-		if !ok {
-			b.hrFinding(hr, field+".name", fmt.Sprintf("OCIRepository %s/%s is not deployed by this environment", ns, name))
-			return nil, false
-		}
-		url, _, _ := unstructured.NestedString(src.Object, "spec", "url")
-		chartName := path.Base(url)
-		if lc, ok := b.localChart(chartName); ok {
-			return lc, true
-		}
-		tag, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "tag")
-		if tag == "" {
-			b.hrFinding(hr, field+".name", fmt.Sprintf("OCIRepository %s/%s (%s) has no spec.ref.tag: the offline build needs an exact chart version", ns, name, url))
-			return nil, false
-		}
-		ref = chartcache.Ref{Name: chartName, Version: tag, Repository: strings.TrimSuffix(url, "/"+chartName)}
-	} else if spec, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chart", "spec"); ok {
-		field = "spec.chart.spec"
-		name, _ := spec["chart"].(string)
-		version, _ := spec["version"].(string)
-		sr, _ := spec["sourceRef"].(map[string]any)
-		k, _ := sr["kind"].(string)
-		srcName, _ := sr["name"].(string)
-		ns, _ := sr["namespace"].(string)
-		if ns == "" {
-			ns = hr.GetNamespace()
-		}
-		if k != "HelmRepository" {
-			b.hrFinding(hr, field+".sourceRef.kind", fmt.Sprintf("source kind %q is not supported by the offline build (use HelmRepository)", k))
-			return nil, false
-		}
-		src, ok := index["source.toolkit.fluxcd.io/HelmRepository/"+ns+"/"+srcName]
-		if !ok {
-			b.hrFinding(hr, field+".sourceRef.name", fmt.Sprintf("HelmRepository %s/%s is not deployed by this environment", ns, srcName))
-			return nil, false
-		}
-		url, _, _ := unstructured.NestedString(src.Object, "spec", "url")
-		ref = chartcache.Ref{Name: name, Version: version, Repository: url}
-		// A pinned platform chart is pulled from where the pin says, even
-		// when the environment reads it from a mirror (the local registry).
-		if pin, ok := versions.ChartByName(name); ok && pin.Version == version {
-			ref.Repository = pin.Repository
-		}
-	} else {
-		b.hrFinding(hr, "spec.chart", "neither spec.chart nor spec.chartRef is set")
-		return nil, false
+// renderChart renders lc with ropts, once per run for the builds that
+// share a RenderCache.
+func (b *builder) renderChart(ctx context.Context, lc *loadedChart, ropts render.Options) (*render.Result, map[string]string, error) {
+	renders := b.opts.Renders
+	key, keyErr := renderKey(lc, ropts)
+	if keyErr != nil {
+		renders = nil
 	}
-
-	var p string
-	var err error
-	if b.opts.Offline {
-		p, err = b.opts.ChartCache.Lookup(ref)
-	} else {
-		p, err = b.opts.ChartCache.Get(ctx, ref)
-	}
-	if err != nil {
-		b.hrFinding(hr, field, err.Error())
-		return nil, false
-	}
-	lc, err := b.loadArchive(ctx, p)
-	if err != nil {
-		b.hrFinding(hr, field, fmt.Sprintf("chart %s: %v", ref, err))
-		return nil, false
-	}
-	return lc, true
+	return renders.render(ctx, key, func() (*render.Result, error) {
+		return render.Render(ctx, lc.chart, ropts)
+	})
 }
 
-// localChart loads charts/<name> from the repository, if it has one.
-func (b *builder) localChart(name string) (*loadedChart, bool) {
-	dir := path.Join("charts", name)
-	full := filepath.Join(b.repoRoot, filepath.FromSlash(dir))
-	if _, err := os.Stat(filepath.Join(full, "Chart.yaml")); err != nil {
-		return nil, false
-	}
-	if lc, ok := b.chart(full); ok {
-		return lc, true
-	}
-	ch, err := render.LoadChart(full)
-	if err != nil {
-		b.addFinding(manifest.Finding{File: dir + "/Chart.yaml", Message: err.Error()})
-		return nil, false
-	}
-	lc := &loadedChart{chart: ch, dir: dir, digest: filesDigest(ch)}
-	b.setChart(full, lc)
-	return lc, true
-}
-
-// mergedValues merges hr's valuesFrom (in order) and then spec.values, as
-// helm-controller does. A valuesFrom ConfigMap or Secret the environment
-// does not declare is skipped: it is created in the cluster, and checking
-// that reference is validate's job.
-func (b *builder) mergedValues(hr manifest.Object, index map[string]manifest.Object) (map[string]any, bool) {
-	values := map[string]any{}
-	from, _, _ := unstructured.NestedSlice(hr.Object, "spec", "valuesFrom")
-	ok := true
-	for i, f := range from {
-		m, _ := f.(map[string]any)
-		k, _ := m["kind"].(string)
-		name, _ := m["name"].(string)
-		key, _ := m["valuesKey"].(string)
-		target, _ := m["targetPath"].(string)
-		optional, _ := m["optional"].(bool)
-		if key == "" {
-			key = "values.yaml"
-		}
-		field := fmt.Sprintf("spec.valuesFrom[%d]", i)
-		if k != "ConfigMap" && k != "Secret" {
-			b.hrFinding(hr, field+".kind", fmt.Sprintf("kind %q: want ConfigMap or Secret", k))
-			ok = false
-			continue
-		}
-		src, found := index["/"+k+"/"+hr.GetNamespace()+"/"+name] // core group
-		if !found {
-			// Created in the cluster (by an operator, External Secrets or
-			// `up`): its values cannot be known offline.
-			continue
-		}
-		raw, found := dataValue(src, key)
-		if !found {
-			if !optional {
-				b.hrFinding(hr, field+".valuesKey", fmt.Sprintf("%s %s/%s has no key %q", k, hr.GetNamespace(), name, key))
-				ok = false
-			}
-			continue
-		}
-		if target != "" {
-			setPath(values, target, raw)
-			continue
-		}
-		var v map[string]any
-		if err := sigsyaml.Unmarshal([]byte(raw), &v); err != nil {
-			b.hrFinding(hr, field, fmt.Sprintf("%s %s/%s key %q is not a YAML map: %v", k, hr.GetNamespace(), name, key, err))
-			ok = false
-			continue
-		}
-		values = mergeMaps(values, v)
-	}
-	if spec, found, _ := unstructured.NestedMap(hr.Object, "spec", "values"); found {
-		values = mergeMaps(values, spec)
-	}
-	return values, ok
-}
-
-// dataValue reads key from a ConfigMap's data or a Secret's data (base64)
-// or stringData.
-func dataValue(o manifest.Object, key string) (string, bool) {
-	if v, ok, _ := unstructured.NestedString(o.Object, "data", key); ok {
-		if o.GetKind() == "Secret" {
-			d, err := base64.StdEncoding.DecodeString(v)
-			return string(d), err == nil
-		}
-		return v, true
-	}
-	if v, ok, _ := unstructured.NestedString(o.Object, "stringData", key); ok {
-		return v, true
-	}
-	return "", false
-}
-
-// setPath sets a dotted path (a.b.c) in values to v.
-func setPath(values map[string]any, p string, v any) {
-	parts := strings.Split(p, ".")
-	m := values
-	for _, k := range parts[:len(parts)-1] {
-		next, ok := m[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			m[k] = next
-		}
-		m = next
-	}
-	m[parts[len(parts)-1]] = v
-}
-
-// mergeMaps merges b over a, recursively for maps (helm-controller's
-// MergeMaps).
-func mergeMaps(a, b map[string]any) map[string]any {
-	out := make(map[string]any, len(a))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		if vm, ok := v.(map[string]any); ok {
-			if av, ok := out[k].(map[string]any); ok {
-				out[k] = mergeMaps(av, vm)
-				continue
-			}
-		}
-		out[k] = v
-	}
-	return out
-}
-
-func deepCopyMap(m map[string]any) map[string]any {
-	return (&unstructured.Unstructured{Object: m}).DeepCopy().Object
-}
-
-var printer = message.NewPrinter(language.English)
-
-// checkValues validates the values merged over the chart's defaults against
-// the chart's values.schema.json and reports each violation with its field
-// (spec.values.image.tagg). It reports true when the values are valid or the
-// chart has no schema this check can compile (Helm's own check then runs in
-// render).
-func (b *builder) checkValues(hr manifest.Object, lc *loadedChart, values map[string]any) bool {
-	ch := lc.chart
-	if len(ch.Schema) == 0 {
-		return true
-	}
-	merged, err := chartutil.CoalesceValues(ch, deepCopyMap(values))
-	if err != nil {
-		return true
-	}
-	sch := lc.valuesSchema()
-	if sch == nil {
-		return true
-	}
-	raw, err := json.Marshal(merged.AsMap())
-	if err != nil {
-		return true
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return true
-	}
-	verr := sch.Validate(inst)
-	if verr == nil {
-		return true
-	}
-	var ve *jsonschema.ValidationError
-	if !errors.As(verr, &ve) {
-		b.hrFinding(hr, "spec.values", verr.Error())
-		return false
-	}
-	type leaf struct{ field, msg string }
-	var leaves []leaf
-	var walk func(e *jsonschema.ValidationError)
-	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) > 0 {
-			for _, c := range e.Causes {
-				walk(c)
-			}
-			return
-		}
-		loc := e.InstanceLocation
-		msg := e.ErrorKind.LocalizedString(printer)
-		if ap, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
-			for _, p := range ap.Properties {
-				leaves = append(leaves, leaf{valuesField(append(append([]string{}, loc...), p)),
-					fmt.Sprintf("unknown key %q: the chart %s's values.schema.json does not allow it", p, ch.Name())})
-			}
-			return
-		}
-		leaves = append(leaves, leaf{valuesField(loc), msg})
-	}
-	walk(ve)
-	sort.SliceStable(leaves, func(i, j int) bool { return leaves[i].field < leaves[j].field })
-	for _, l := range leaves {
-		b.hrFinding(hr, l.field, l.msg)
-	}
-	return false
-}
-
-var arrayIndex = regexp.MustCompile(`^[0-9]+$`)
-
-// valuesField formats a JSON instance location under spec.values:
-// ["image", "tagg"] is spec.values.image.tagg, ["hosts", "0"] is
-// spec.values.hosts[0].
-func valuesField(loc []string) string {
-	var sb strings.Builder
-	sb.WriteString("spec.values")
-	for _, p := range loc {
-		if arrayIndex.MatchString(p) {
-			sb.WriteString("[" + p + "]")
-			continue
-		}
-		sb.WriteString("." + p)
-	}
-	return sb.String()
-}
-
-// releaseName is helm-controller's release name: spec.releaseName, else
-// [<targetNamespace>-]<name>.
+// releaseName is helm-controller v1.6.4's release name: the v2 API's
+// GetReleaseName (spec.releaseName, else [<targetNamespace>-]<name>),
+// shortened as its internal/release ShortenName does.
 func releaseName(hr manifest.Object) string {
-	if n, _, _ := unstructured.NestedString(hr.Object, "spec", "releaseName"); n != "" {
-		return n
+	var rel helmv2.HelmRelease
+	rel.Name = hr.GetName()
+	rel.Spec.ReleaseName, _, _ = unstructured.NestedString(hr.Object, "spec", "releaseName")
+	rel.Spec.TargetNamespace, _, _ = unstructured.NestedString(hr.Object, "spec", "targetNamespace")
+	return shortenReleaseName(rel.GetReleaseName())
+}
+
+// shortenReleaseName fits name in Helm's 53 characters as helm-controller
+// v1.6.4 does (internal/release/name.go ShortenName): a longer name is cut
+// to 40 characters and followed by "-" and the first 12 hex digits of its
+// SHA-256.
+func shortenReleaseName(name string) string {
+	const maxLength, hashLength = 53, 12
+	if len(name) <= maxLength {
+		return name
 	}
-	if ns, _, _ := unstructured.NestedString(hr.Object, "spec", "targetNamespace"); ns != "" {
-		return ns + "-" + hr.GetName()
-	}
-	return hr.GetName()
+	sum := fmt.Sprintf("%x", sha256.Sum256([]byte(name)))
+	return name[:maxLength-(hashLength+1)] + "-" + sum[:hashLength]
 }
 
 // releaseNamespace is spec.targetNamespace, else the HelmRelease's.
@@ -682,70 +375,3 @@ func (b *builder) renderedOrigin(lc *loadedChart, hr manifest.Object, sources ma
 	return manifest.Origin{File: src}
 }
 
-// postRender applies the HelmRelease's kustomize post-renderers (patches and
-// images) to the rendered objects, as helm-controller does before it adds
-// its origin labels. CRDs from the chart's crds/ directory are not
-// post-rendered, as in Helm.
-func postRender(hr manifest.Object, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	prs, _, _ := unstructured.NestedSlice(hr.Object, "spec", "postRenderers")
-	for i, pr := range prs {
-		m, _ := pr.(map[string]any)
-		k, ok := m["kustomize"].(map[string]any)
-		if !ok {
-			continue
-		}
-		var spec struct {
-			Patches []kustypes.Patch `json:"patches"`
-			Images  []kustypes.Image `json:"images"`
-		}
-		raw, _ := json.Marshal(k)
-		if err := json.Unmarshal(raw, &spec); err != nil {
-			return nil, fmt.Errorf("postRenderers[%d].kustomize: %w", i, err)
-		}
-		var input bytes.Buffer
-		for _, o := range objs {
-			y, err := sigsyaml.Marshal(o.Object)
-			if err != nil {
-				return nil, err
-			}
-			input.WriteString("---\n")
-			input.Write(y)
-		}
-		fs := filesys.MakeFsInMemory()
-		const dir = "/post-render"
-		kus := kustypes.Kustomization{
-			TypeMeta:  kustypes.TypeMeta{APIVersion: kustypes.KustomizationVersion, Kind: kustypes.KustomizationKind},
-			Resources: []string{"helm-output.yaml"},
-			Patches:   spec.Patches,
-			Images:    spec.Images,
-		}
-		kdata, err := sigsyaml.Marshal(kus)
-		if err != nil {
-			return nil, err
-		}
-		if err := fs.WriteFile(dir+"/helm-output.yaml", input.Bytes()); err != nil {
-			return nil, err
-		}
-		if err := fs.WriteFile(dir+"/kustomization.yaml", kdata); err != nil {
-			return nil, err
-		}
-		// Flux's Build serialises kustomize runs (kustomize has global state).
-		resMap, err := fluxkustomize.Build(fs, dir)
-		if err != nil {
-			return nil, fmt.Errorf("postRenderers[%d].kustomize: %w", i, err)
-		}
-		objs = objs[:0:0]
-		for _, r := range resMap.Resources() {
-			raw, err := r.MarshalJSON()
-			if err != nil {
-				return nil, err
-			}
-			u := &unstructured.Unstructured{}
-			if err := u.UnmarshalJSON(raw); err != nil {
-				return nil, err
-			}
-			objs = append(objs, u)
-		}
-	}
-	return objs, nil
-}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"sync"
 
@@ -74,7 +75,7 @@ func (c *RenderCache) Close() error {
 // renderEntry is a cached render and what is derived from its manifest.
 type renderEntry struct {
 	res *render.Result
-	// sources is templateSources(res.Manifest); read-only once stored.
+	// sources is resultSources(res); read-only once stored.
 	sources map[string]string
 }
 
@@ -90,8 +91,9 @@ func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256(values)
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
-		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:])), nil
+	apis := sha256.Sum256([]byte(strings.Join(opts.APIVersions, "\n")))
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
+		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:]), hex.EncodeToString(apis[:])), nil
 }
 
 // render returns the render of key, calling fn for it unless another build
@@ -104,7 +106,7 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 		if err != nil {
 			return nil, nil, err
 		}
-		return res, templateSources(res.Manifest), nil
+		return res, resultSources(res), nil
 	}
 	// The build that renders keeps its own result; the cache keeps a copy
 	// for the builds that come later.
@@ -115,7 +117,7 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 			return nil, err
 		}
 		own = res
-		return &renderEntry{res: copyResult(res), sources: templateSources(res.Manifest)}, nil
+		return &renderEntry{res: copyResult(res), sources: resultSources(res)}, nil
 	})
 	if err != nil {
 		return nil, nil, err
@@ -178,11 +180,18 @@ func (f *flight[V]) do(ctx context.Context, key string, fn func() (V, error)) (V
 	}
 }
 
+// resultSources maps "Kind/name" of each object and hook of a render to
+// its template path (see templateSources).
+func resultSources(res *render.Result) map[string]string {
+	return templateSources(res.Manifest + res.HookManifest)
+}
+
 func copyResult(r *render.Result) *render.Result {
 	cp := *r
 	cp.Objects = copyObjects(r.Objects)
 	cp.CRDs = copyObjects(r.CRDs)
 	cp.Hooks = copyObjects(r.Hooks)
+	cp.TestHooks = copyObjects(r.TestHooks)
 	return &cp
 }
 

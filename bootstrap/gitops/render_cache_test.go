@@ -28,8 +28,9 @@ func TestRenderCacheKeysAndCopies(t *testing.T) {
 	k3, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "other", Values: map[string]any{"a": 1}})
 	changed := &loadedChart{chart: lc.chart, digest: "d2"}
 	k4, _ := renderKey(changed, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}})
-	if k1 == k2 || k1 == k3 || k1 == k4 {
-		t.Fatalf("different values, namespaces or chart contents share a key: %q %q %q %q", k1, k2, k3, k4)
+	k5, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}, APIVersions: []string{"example.com/v1"}})
+	if k1 == k2 || k1 == k3 || k1 == k4 || k1 == k5 {
+		t.Fatalf("different values, namespaces, chart contents or API versions share a key: %q %q %q %q %q", k1, k2, k3, k4, k5)
 	}
 
 	ctx := context.Background()

@@ -71,9 +71,16 @@ type Result struct {
 	// CRDs are the objects from the crds/ directories, when
 	// Options.IncludeCRDs is set.
 	CRDs []*unstructured.Unstructured
-	// Hooks are the objects of the chart's hooks, except test hooks, which
-	// helm-controller only runs on request.
+	// Hooks are the objects of the chart's hooks, except those that are
+	// test hooks only, which helm-controller only runs on request.
 	Hooks []*unstructured.Unstructured
+	// TestHooks are the objects of the hooks that are test hooks only:
+	// helm-controller post-renders them with the others but applies them
+	// only on request.
+	TestHooks []*unstructured.Unstructured
+	// HookManifest is Hooks as multi-document YAML, each document preceded
+	// by its "# Source:" template path, as `helm template` prints hooks.
+	HookManifest string
 	// Notes is the rendered NOTES.txt of the chart.
 	Notes string
 }
@@ -133,16 +140,20 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	rendered := rel.chart
 
 	res := &Result{Manifest: rel.manifest, Notes: rel.notes, Objects: rel.objects}
+	var hookManifest strings.Builder
 	for _, h := range rel.hooks {
-		if isTestHook(h) {
-			continue
-		}
 		objs, err := decodeManifest(h.Manifest)
 		if err != nil {
 			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
 		}
+		if isTestHook(h) {
+			res.TestHooks = append(res.TestHooks, objs...)
+			continue
+		}
 		res.Hooks = append(res.Hooks, objs...)
+		fmt.Fprintf(&hookManifest, "---\n# Source: %s\n%s\n", h.Path, h.Manifest)
 	}
+	res.HookManifest = hookManifest.String()
 
 	if opts.IncludeCRDs {
 		var crdManifest strings.Builder
@@ -247,13 +258,16 @@ func deepCopy(v any) any {
 	}
 }
 
+// isTestHook reports whether h runs only on `helm test`: a hook that also
+// has an install event runs at install (Helm's execHook selects hooks by
+// event), so helm-controller applies it.
 func isTestHook(h *release.Hook) bool {
 	for _, e := range h.Events {
-		if e == release.HookTest {
-			return true
+		if e != release.HookTest {
+			return false
 		}
 	}
-	return false
+	return len(h.Events) > 0
 }
 
 // decodeObjects parses a multi-document YAML (or JSON) stream, skipping empty

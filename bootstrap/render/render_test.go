@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -87,6 +88,9 @@ func TestRenderDefaults(t *testing.T) {
 	}
 	if len(res.Hooks) != 1 || res.Hooks[0].GetKind() != "Job" {
 		t.Errorf("hooks = %v, want the pre-install Job only", res.Hooks)
+	}
+	if !strings.HasPrefix(res.HookManifest, "---\n# Source: demo/templates/") || !strings.Contains(res.HookManifest, "kind: Job") || strings.Count(res.HookManifest, "# Source:") != 1 {
+		t.Errorf("hook manifest = %q, want the pre-install Job with its source", res.HookManifest)
 	}
 	if res.Notes != "Hello from demo." {
 		t.Errorf("notes = %q", res.Notes)
@@ -291,5 +295,35 @@ func TestUpstreamChartsRender(t *testing.T) {
 			}
 			t.Logf("%s %s: %d objects, %d CRDs, %d hooks", ch.Name(), ch.Metadata.Version, len(res.Objects), len(res.CRDs), len(res.Hooks))
 		})
+	}
+}
+
+func TestRenderKeepsHooksThatAlsoRunAtInstall(t *testing.T) {
+	hook := func(name, events string) *common.File {
+		return &common.File{Name: "templates/" + name + ".yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + name + "\n  annotations:\n    helm.sh/hook: " + events + "\n")}
+	}
+	ch := &chart.Chart{
+		Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "hooks", Version: "1.0.0"},
+		Templates: []*common.File{hook("both", "pre-install,test"), hook("test-only", "test"), hook("helm2-test", "test-success"), hook("install", "post-install")},
+	}
+	res, err := Render(context.Background(), ch, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range res.Hooks {
+		names = append(names, h.GetName())
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "both install" {
+		t.Errorf("hooks %v, want both and install: a hook that also runs at install is applied, test-only ones are not", names)
+	}
+	names = nil
+	for _, h := range res.TestHooks {
+		names = append(names, h.GetName())
+	}
+	sort.Strings(names)
+	if strings.Join(names, " ") != "helm2-test test-only" {
+		t.Errorf("test hooks %v, want helm2-test and test-only", names)
 	}
 }
