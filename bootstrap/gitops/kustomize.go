@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -148,6 +147,10 @@ func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructur
 	defer b.tree.mu.Unlock()
 	// What the dir's own kustomization.yaml patches, before the generator
 	// adds the Flux Kustomization's patches to it.
+	// Nothing is read before the inputs are known to be local and bounded.
+	if b.preflight(dirPath, ks.Ref()) > 0 {
+		return nil, &buildFailure{reported: true}
+	}
 	ownKus, ownFile := readKustomizationFile(dirPath)
 
 	gen := fluxkustomize.NewGenerator(b.tree.dir, u)
@@ -156,6 +159,10 @@ func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructur
 		return nil, &buildFailure{field: "spec", message: fmt.Sprintf("generate kustomization for %s: %v", relDir, err)}
 	}
 	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
+	// The generated kustomization adds the Flux Kustomization's components.
+	if b.preflight(dirPath, ks.Ref()) > 0 {
+		return nil, &buildFailure{reported: true}
+	}
 
 	b.checkPatchTargets(ks, dirPath, ownKus, ownFile)
 
@@ -399,21 +406,11 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 
 // reportMalformedYAML looks for YAML that does not parse among the files a
-// kustomization in dir reads (following resources, components and patch
-// files, or every YAML file when there is no kustomization file), and
-// reports each with its line. It returns how many it found.
+// kustomization in dir reads (see walkKustomizeInputs), and reports each
+// with its line. It returns how many it found.
 func (b *builder) reportMalformedYAML(dir, ks string) int {
-	seen := map[string]bool{}
 	found := 0
-	check := func(file string) {
-		if seen[file] {
-			return
-		}
-		seen[file] = true
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return
-		}
+	walkKustomizeInputs(b.tree.dir, dir, func(file string, data []byte) bool {
 		// yaml.v2 reports the line of scanner errors where yaml.v3 is
 		// sometimes one line early.
 		dec := yamlv2.NewDecoder(strings.NewReader(string(data)))
@@ -424,7 +421,7 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				return
+				return true
 			}
 			line := 0
 			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
@@ -436,59 +433,9 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 			b.addFinding(manifest.Finding{File: b.rel(file), Line: line, Object: ks,
 				Message: fmt.Sprintf("malformed YAML, so %s cannot be built: %s", ks, msg)})
 			found++
-			return
+			return false
 		}
-	}
-	var walk func(dir string)
-	walk = func(dir string) {
-		if seen[dir] {
-			return
-		}
-		seen[dir] = true
-		var kfile string
-		for _, n := range konfig.RecognizedKustomizationFileNames() {
-			if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-				kfile = filepath.Join(dir, n)
-				break
-			}
-		}
-		if kfile == "" {
-			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-					check(p)
-				}
-				return nil
-			})
-			return
-		}
-		check(kfile)
-		k, _ := readKustomizationFile(dir)
-		if k == nil {
-			return
-		}
-		refs := append(append([]string{}, k.Resources...), k.Components...)
-		refs = append(refs, k.Crds...)
-		for _, p := range k.Patches {
-			if p.Path != "" {
-				refs = append(refs, p.Path)
-			}
-		}
-		for _, r := range refs {
-			p := filepath.Join(dir, filepath.FromSlash(r))
-			if !strings.HasPrefix(p, b.tree.dir) {
-				continue
-			}
-			st, err := os.Stat(p)
-			switch {
-			case err != nil:
-			case st.IsDir():
-				walk(p)
-			default:
-				check(p)
-			}
-		}
-	}
-	walk(dir)
+	}, func(string, *kustypes.Kustomization) {})
 	return found
 }
 
