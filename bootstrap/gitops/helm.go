@@ -58,20 +58,8 @@ type loadedChart struct {
 // valuesSchema compiles the chart's values schema once.
 func (lc *loadedChart) valuesSchema() *jsonschema.Schema {
 	lc.schemaOnce.Do(func() {
-		if len(lc.chart.Schema) == 0 {
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(lc.chart.Schema))
-		if err != nil {
-			return
-		}
-		c := jsonschema.NewCompiler()
-		if err := c.AddResource("values.schema.json", doc); err != nil {
-			return
-		}
-		if sch, err := c.Compile("values.schema.json"); err == nil {
-			lc.schema = sch
-		}
+		// Only the chart's own files: never a URL or a file elsewhere.
+		lc.schema, _ = render.CompileValuesSchema(lc.chart)
 	})
 	return lc.schema
 }
@@ -361,6 +349,11 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 	}
 	ch, err := render.LoadChart(full)
 	if err != nil {
+		var fe *render.ChartFileError
+		if errors.As(err, &fe) {
+			b.addFinding(manifest.Finding{File: path.Join(dir, fe.File), Message: fmt.Sprintf("chart %s: %v", dir, fe.Err)})
+			return nil, false
+		}
 		b.addFinding(manifest.Finding{File: dir + "/Chart.yaml", Message: err.Error()})
 		return nil, false
 	}

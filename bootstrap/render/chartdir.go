@@ -1,0 +1,86 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+)
+
+// ErrOutsideChart is wrapped by CheckChartDir's error for a symbolic link
+// that leads out of the chart.
+var ErrOutsideChart = errors.New("symbolic link leaves the chart")
+
+// ChartFileError is CheckChartDir's error about one file of the chart.
+type ChartFileError struct {
+	// File is the file's slash-separated path relative to the chart.
+	File string
+	Err  error
+}
+
+func (e *ChartFileError) Error() string { return e.File + ": " + e.Err.Error() }
+func (e *ChartFileError) Unwrap() error { return e.Err }
+
+// chartYAMLFiles are the files Helm's loader parses as YAML.
+var chartYAMLFiles = map[string]bool{
+	"Chart.yaml": true, "values.yaml": true, "Chart.lock": true,
+	"requirements.yaml": true, "requirements.lock": true,
+}
+
+// CheckChartDir checks a chart directory before Helm's loader reads it.
+// Helm's loader follows symbolic links wherever they lead, so that a link
+// to /etc/passwd is read into the chart (and printed by .Files.Get);
+// source-controller loads charts with its secureloader instead
+// (source-controller v1.9.6 internal/helm/chart/secureloader), which
+// refuses a link whose target is outside its root. Here the root is the
+// chart directory itself: a link whose target (resolved in full) is
+// outside dir is a *ChartFileError wrapping ErrOutsideChart, as is
+// a link that does not resolve. The YAML files the loader parses are
+// checked for alias expansion (manifest.CheckYAMLAliases), an error a
+// *ChartFileError too.
+func CheckChartDir(dir string) error {
+	root, err := filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return err
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return &ChartFileError{File: rel, Err: fmt.Errorf("%w: its target does not resolve", ErrOutsideChart)}
+			}
+			if !within(root, target) {
+				return &ChartFileError{File: rel, Err: fmt.Errorf("%w: it points to %s; copy the file into the chart", ErrOutsideChart, target)}
+			}
+			// A link inside the chart: its target is walked where it is.
+		}
+		if !d.IsDir() && chartYAMLFiles[d.Name()] {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := manifest.CheckYAMLAliases(data); err != nil {
+				return &ChartFileError{File: rel, Err: err}
+			}
+		}
+		return nil
+	})
+}
+
+// within reports whether p is root or below it.
+func within(root, p string) bool {
+	r, err := filepath.Rel(root, p)
+	return err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) && !filepath.IsAbs(r)
+}
