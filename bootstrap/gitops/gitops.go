@@ -90,9 +90,14 @@ type Environment struct {
 	Findings []manifest.Finding
 }
 
+// ErrNoEnvironments is wrapped by Environments' error for a repository
+// without any environment: checking nothing is not a success.
+var ErrNoEnvironments = errors.New("no environments")
+
 // Environments lists every environment of the repository: each directory
 // under overlays/ holding a cluster-vars.env, as a slash-separated path
-// relative to overlays/, sorted.
+// relative to overlays/, sorted. None is an error wrapping
+// ErrNoEnvironments.
 func Environments(repoRoot string) ([]string, error) {
 	root := filepath.Join(repoRoot, OverlaysDir)
 	var envs []string
@@ -114,6 +119,9 @@ func Environments(repoRoot string) ([]string, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list environments in %s: %w", root, err)
+	}
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("%w: no directory under %s holds a %s", ErrNoEnvironments, root, VarsFile)
 	}
 	sort.Strings(envs)
 	return envs, nil

@@ -188,3 +188,31 @@ func TestDiffArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestNoEnvironmentsIsAFailure: overlays/ without any cluster-vars.env is
+// not "0 environments valid" but exit 2 with one line saying why, for every
+// offline command.
+func TestNoEnvironmentsIsAFailure(t *testing.T) {
+	env := withChartCache(t)
+	root := t.TempDir()
+	if err := os.MkdirAll(root+"/overlays/local", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root+"/overlays/local/kustomization.yaml", []byte("resources: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "--repo", root},
+		{"build", "--offline", "--repo", root, "local"},
+		{"diff", "--repo", root, "local", "staging"},
+	} {
+		r := run(t, env, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != ExitFailure || len(lines) != 1 || !strings.Contains(r.stderr, "no environments: no directory under") || !strings.Contains(r.stderr, "cluster-vars.env") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line saying there are no environments", args, r.code, r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("%v: stdout %q", args, r.stdout)
+		}
+	}
+}
