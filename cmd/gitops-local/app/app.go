@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/leynos/gitops-local/bootstrap/progress"
 )
 
 // Exit codes, documented in the README and in `gitops-local --help`.
@@ -57,7 +59,13 @@ func Main() int {
 
 // Run executes one command line and returns its exit code, printing any error
 // once on ErrOut. lookupEnv resolves GITOPS_LOCAL_* settings.
+//
+// Everything written to Out and ErrOut has its control characters escaped
+// (progress.EscapeWriter): object names, YAML keys and messages come from
+// the repository and the cluster, and reach a terminal.
 func Run(ctx context.Context, streams Streams, args []string, lookupEnv func(string) (string, bool)) int {
+	streams.Out = progress.EscapeWriter(streams.Out)
+	streams.ErrOut = progress.EscapeWriter(streams.ErrOut)
 	root := newRootCmd(streams, lookupEnv)
 	root.SetArgs(args)
 	return exitCode(streams.ErrOut, root.ExecuteContext(ctx))

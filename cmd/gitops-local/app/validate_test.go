@@ -216,3 +216,28 @@ func TestNoEnvironmentsIsAFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestTerminalSequencesAreEscaped: an object name and a Kustomization name
+// holding terminal sequences are reported with them escaped, on stdout and
+// stderr alike.
+func TestTerminalSequencesAreEscaped(t *testing.T) {
+	env := withChartCache(t)
+	root := copyTree(t)
+	testutil.Edit(t, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml\n", "  - ghillie.yaml\n  - evil.yaml\n")
+	evil := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"evil\\e]0;pwned\\a\\e[2J\"\n  namespace: \"ns\\r\\x9b31m\"\ndata:\n  \"key\\e[31m\": 1\n"
+	if err := os.WriteFile(root+"/overlays/local/evil.yaml", []byte(evil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "validate", "--repo", root, "local")
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for name, out := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
+		if strings.ContainsAny(out, "\x1b\x07\r\u009b") {
+			t.Errorf("%s carries control characters: %q", name, out)
+		}
+	}
+	if !strings.Contains(r.stdout, `evil\x1b]0;pwned\x07\x1b[2J`) {
+		t.Errorf("stdout does not name the object, escaped:\n%s", r.stdout)
+	}
+}
