@@ -70,6 +70,17 @@ func TestSchemaRefsAreNeverFetched(t *testing.T) {
 			if _, err := CompileValuesSchema(ch); !errors.Is(err, ErrSchemaRef) {
 				t.Errorf("CompileValuesSchema: %v, want ErrSchemaRef", err)
 			}
+			msgs, err := Lint(writeChart(t, map[string]string{"Chart.yaml": chartYAML, "values.schema.json": schema}), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			refused := false
+			for _, m := range msgs {
+				refused = refused || m.Severity == SeverityError && errors.Is(m.Err, ErrSchemaRef)
+			}
+			if !refused {
+				t.Errorf("Lint: %v, want an error wrapping ErrSchemaRef", msgs)
+			}
 		})
 	}
 	if n := requests.Load(); n > 0 {
