@@ -259,7 +259,7 @@ func (b *builder) addFinding(f manifest.Finding) {
 // line that is not KEY=value is a finding.
 func (b *builder) readVars() map[string]string {
 	rel := path.Join(OverlaysDir, b.env, VarsFile)
-	data, err := os.ReadFile(filepath.Join(b.repoRoot, filepath.FromSlash(rel)))
+	data, err := ReadVarsFile(filepath.Join(b.repoRoot, filepath.FromSlash(rel)))
 	if err != nil {
 		b.addFinding(manifest.Finding{File: rel, Message: fmt.Sprintf("read cluster variables: %v", err)})
 		return map[string]string{}
@@ -269,6 +269,21 @@ func (b *builder) readVars() map[string]string {
 		b.addFinding(manifest.Finding{File: rel, Line: n, Message: "want KEY=value, with KEY a letter or _ followed by letters, digits or _"})
 	}
 	return vars
+}
+
+// ReadVarsFile reads the cluster-vars.env file at p, which must be a
+// regular file: a symbolic link could lead anywhere on this machine (its
+// values would then be substituted into what build prints and up applies),
+// and the artifact the cluster reads holds regular files only.
+func ReadVarsFile(p string) ([]byte, error) {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (a symbolic link?): only the repository's own files are read", p)
+	}
+	return os.ReadFile(p)
 }
 
 // ParseVars parses a cluster-vars.env file: KEY=value lines, with blank

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,5 +127,35 @@ func TestAliasBombIsAFindingBeforeKustomizeParsesIt(t *testing.T) {
 				t.Errorf("finding %s, want excessive aliasing in overlays/test/lol.yaml", f)
 			}
 		})
+	}
+}
+
+// TestVarsFileLinkIsNotRead: an environment's cluster-vars.env that is a
+// symbolic link to a file outside the repository is a finding, and none of
+// its values reach the objects.
+func TestVarsFileLinkIsNotRead(t *testing.T) {
+	root := writeRepo(t, map[string]string{
+		"overlays/test/kustomization.yaml": "resources:\n  - cm.yaml\n",
+		"overlays/test/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  key: ${aws_secret_access_key:=none}\n",
+	})
+	secret := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(secret, []byte("aws_secret_access_key=s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(root, "overlays/test/cluster-vars.env")); err != nil {
+		t.Fatal(err)
+	}
+	e := build(t, root, "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+	found := false
+	for _, f := range e.Findings {
+		found = found || f.File == "overlays/test/cluster-vars.env" && strings.Contains(f.Message, "not a regular file")
+	}
+	if !found {
+		t.Errorf("no finding for the linked cluster-vars.env among:\n%s", findingsText(e.Findings))
+	}
+	for _, o := range e.Objects {
+		if strings.Contains(fmt.Sprint(o.Object), "s3cr3t") {
+			t.Errorf("%s holds the linked file's value", o.Ref())
+		}
 	}
 }
