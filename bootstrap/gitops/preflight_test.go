@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -118,7 +119,16 @@ func TestAliasBombIsAFindingBeforeKustomizeParsesIt(t *testing.T) {
 			if st, _ := os.Stat(filepath.Join(root, "overlays/test/lol.yaml")); st.Size() > 600 {
 				t.Fatalf("the bomb is %d bytes, want a small one", st.Size())
 			}
-			e := build(t, root, "test", Options{Offline: true, ChartCache: mustCache(t, t.TempDir())})
+			cache := mustCache(t, t.TempDir())
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			e := build(t, root, "test", Options{Offline: true, ChartCache: cache})
+			runtime.ReadMemStats(&after)
+			// Expanded, the document is 387 million strings: gigabytes.
+			if got := after.TotalAlloc - before.TotalAlloc; got > 16<<20 {
+				t.Errorf("the build allocated %d MiB, want under 16 MiB", got>>20)
+			}
 			if len(e.Findings) != 1 {
 				t.Fatalf("want one finding, got:\n%s", findingsText(e.Findings))
 			}
