@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
@@ -54,6 +55,9 @@ func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	streams := Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	// Libraries' own log lines (kustomize's warnings, Helm's slog messages
+	// through the default logger) quote repository paths too.
+	log.SetOutput(progress.EscapeWriter(os.Stderr))
 	return Run(ctx, streams, os.Args[1:], os.LookupEnv)
 }
 
