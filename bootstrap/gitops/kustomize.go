@@ -435,7 +435,7 @@ func (b *builder) reportMalformedYAML(dir, ks string) int {
 			found++
 			return false
 		}
-	}, func(string, *kustypes.Kustomization) {})
+	}, func(string, []byte, *kustypes.Kustomization) {})
 	return found
 }
 

@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"bytes"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -25,19 +26,20 @@ import (
 // naming the file (and the kustomization's field); it returns how many.
 func (b *builder) preflight(dir, ks string) int {
 	found := 0
-	report := func(file, field, msg string) {
-		b.addFinding(manifest.Finding{File: b.rel(file), Object: ks, Field: field, Message: msg})
+	report := func(file string, line int, field, msg string) {
+		b.addFinding(manifest.Finding{File: b.rel(file), Line: line, Object: ks, Field: field, Message: msg})
 		found++
 	}
 	walkKustomizeInputs(b.tree.dir, dir, func(file string, data []byte) bool {
 		if err := manifest.CheckYAMLAliases(data); err != nil {
-			report(file, "", fmt.Sprintf("%v: %s is not built", err, ks))
+			report(file, 0, "", fmt.Sprintf("%v: %s is not built", err, ks))
 			return false
 		}
 		return true
-	}, func(file string, k *kustypes.Kustomization) {
+	}, func(file string, data []byte, k *kustypes.Kustomization) {
 		for _, r := range remoteRefs(k) {
-			report(file, r.field, fmt.Sprintf("remote %s %q is not fetched offline: vendor it into the repository", r.what, r.ref))
+			report(file, lineOfText(data, r.ref), r.field,
+				fmt.Sprintf("remote %s %q is not fetched offline: vendor it into the repository", r.what, r.ref))
 		}
 	})
 	return found
@@ -98,7 +100,7 @@ func refsOf(k *kustypes.Kustomization) []kustomizeRef {
 		}
 	}
 	if p := k.OpenAPI["path"]; p != "" {
-		refs = append(refs, kustomizeRef{field: "openapi.path", ref: p})
+		refs = append(refs, kustomizeRef{field: "openapi.path", ref: p, yaml: true})
 	}
 	gen := func(field string, i int, a kustypes.GeneratorArgs) {
 		for j, s := range a.FileSources {
@@ -174,8 +176,9 @@ func isRemoteFile(ref string) bool {
 // YAML file under dir, as Flux's generator lists them (a subdirectory with
 // its own kustomization file is followed as one). file is called with each
 // file's content before anything parses it and returns whether it may be
-// parsed; kustomization is called with each kustomization file parsed.
-func walkKustomizeInputs(root, dir string, file func(path string, data []byte) bool, kustomization func(path string, k *kustypes.Kustomization)) {
+// parsed; kustomization is called with each kustomization file, its
+// content and the content parsed.
+func walkKustomizeInputs(root, dir string, file func(path string, data []byte) bool, kustomization func(path string, data []byte, k *kustypes.Kustomization)) {
 	seen := map[string]bool{}
 	read := func(p string) ([]byte, bool) {
 		if seen[p] {
@@ -225,7 +228,7 @@ func walkKustomizeInputs(root, dir string, file func(path string, data []byte) b
 		if err := sigsyaml.Unmarshal(data, &k); err != nil {
 			return
 		}
-		kustomization(kfile, &k)
+		kustomization(kfile, data, &k)
 		for _, r := range refsOf(&k) {
 			if isRemoteFile(r.ref) || r.base && isRemoteBase(r.ref) || filepath.IsAbs(r.ref) {
 				continue
@@ -260,4 +263,14 @@ func kustomizationFileIn(dir string) string {
 		}
 	}
 	return ""
+}
+
+// lineOfText is the 1-based line of the first occurrence of s in data, 0
+// when it does not occur as written.
+func lineOfText(data []byte, s string) int {
+	i := bytes.Index(data, []byte(s))
+	if i < 0 {
+		return 0
+	}
+	return bytes.Count(data[:i], []byte("\n")) + 1
 }

@@ -59,6 +59,9 @@ func TestRemoteReferencesAreFindingsAndNotFetched(t *testing.T) {
 		"gitops/base/kustomization.yaml configMapGenerator[0].files[0]": `remote file "https://example.invalid/f"`,
 	}
 	for _, f := range e.Findings {
+		if f.Line == 0 {
+			t.Errorf("finding %s has no line", f)
+		}
 		k := f.File + " " + f.Field
 		w, ok := want[k]
 		if !ok {

@@ -192,7 +192,7 @@ func TestOfflineCommandsNeverTouchTheNetwork(t *testing.T) {
 	gitLog := noNetwork(t)
 
 	wantFindings := []string{
-		`gitops/remote/kustomization.yaml: [local] Kustomization/flux-system/remote: resources[0]: remote base "https://github.com/fluxcd/flux2//manifests/install?ref=v2.0.0" is not fetched offline: vendor it into the repository`,
+		`gitops/remote/kustomization.yaml:2: [local] Kustomization/flux-system/remote: resources[0]: remote base "https://github.com/fluxcd/flux2//manifests/install?ref=v2.0.0" is not fetched offline: vendor it into the repository`,
 		`resources[1]: remote base "github.com/org/repo//path"`,
 		`resources[2]: remote base "git::https://git.example.invalid/repo.git//deploy"`,
 		`resources[3]: remote base "file:///etc"`,
