@@ -27,8 +27,8 @@ var ErrExcessiveAliasing = errors.New("excessive aliasing")
 // expanded node. Syntax errors are left to the callers' parsers: the
 // stream's documents up to the first one are checked.
 func CheckYAMLAliases(data []byte) error {
-	if !bytes.Contains(data, []byte("*")) {
-		return nil // no alias at all
+	if !bytes.Contains(data, []byte("*")) || !bytes.Contains(data, []byte("&")) {
+		return nil // no alias, or nothing an alias could name
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for n := 1; ; n++ {
