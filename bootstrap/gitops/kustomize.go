@@ -145,12 +145,12 @@ type buildFailure struct {
 func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructured, dirPath, relDir string) (resmap.ResMap, *buildFailure) {
 	b.tree.mu.Lock()
 	defer b.tree.mu.Unlock()
-	// What the dir's own kustomization.yaml patches, before the generator
-	// adds the Flux Kustomization's patches to it.
 	// Nothing is read before the inputs are known to be local and bounded.
-	if b.preflight(dirPath, ks.Ref()) > 0 {
+	if b.preflight(b.tree.dir, dirPath, ks.Ref()) > 0 {
 		return nil, &buildFailure{reported: true}
 	}
+	// What the dir's own kustomization.yaml patches, before the generator
+	// adds the Flux Kustomization's patches to it.
 	ownKus, ownFile := readKustomizationFile(dirPath)
 
 	gen := fluxkustomize.NewGenerator(b.tree.dir, u)
@@ -160,7 +160,7 @@ func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructur
 	}
 	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
 	// The generated kustomization adds the Flux Kustomization's components.
-	if b.preflight(dirPath, ks.Ref()) > 0 {
+	if b.preflight(b.tree.dir, dirPath, ks.Ref()) > 0 {
 		return nil, &buildFailure{reported: true}
 	}
 
@@ -168,7 +168,7 @@ func (b *builder) generateAndBuild(ks manifest.Object, u unstructured.Unstructur
 
 	m, err := secureBuild(b.tree.dir, dirPath, b.tree.customSchema)
 	if err != nil {
-		if n := b.reportMalformedYAML(dirPath, ks.Ref()); n > 0 {
+		if n := b.reportMalformedYAML(b.tree.dir, dirPath, ks.Ref()); n > 0 {
 			return nil, &buildFailure{reported: true}
 		}
 		return nil, &buildFailure{field: "spec.path", message: fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err))}
@@ -406,11 +406,12 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 
 // reportMalformedYAML looks for YAML that does not parse among the files a
-// kustomization in dir reads (see walkKustomizeInputs), and reports each
-// with its line. It returns how many it found.
-func (b *builder) reportMalformedYAML(dir, ks string) int {
+// kustomization in dir reads inside the working copy root (see
+// walkKustomizeInputs), and reports each with its line. It returns how many
+// it found.
+func (b *builder) reportMalformedYAML(root, dir, ks string) int {
 	found := 0
-	walkKustomizeInputs(b.tree.dir, dir, func(file string, data []byte) bool {
+	walkKustomizeInputs(root, dir, func(file string, data []byte) bool {
 		// yaml.v2 reports the line of scanner errors where yaml.v3 is
 		// sometimes one line early.
 		dec := yamlv2.NewDecoder(strings.NewReader(string(data)))

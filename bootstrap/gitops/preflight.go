@@ -18,19 +18,19 @@ import (
 )
 
 // preflight checks what kustomize (and Flux's generator before it) would
-// read to build dir, before either runs: a remote base or file, which
+// read to build dir, in the working copy root, before either runs: a remote base or file, which
 // kustomize would fetch (git clone, HTTP GET) even with kustomize-
 // controller's --no-remote-bases, whose secure filesystem only refuses the
 // clone once it is made; and a YAML file whose aliases expand without
 // bound, which kustomize's parser expands in full. Each is a finding
 // naming the file (and the kustomization's field); it returns how many.
-func (b *builder) preflight(dir, ks string) int {
+func (b *builder) preflight(root, dir, ks string) int {
 	found := 0
 	report := func(file string, line int, field, msg string) {
 		b.addFinding(manifest.Finding{File: b.rel(file), Line: line, Object: ks, Field: field, Message: msg})
 		found++
 	}
-	walkKustomizeInputs(b.tree.dir, dir, func(file string, data []byte) bool {
+	walkKustomizeInputs(root, dir, func(file string, data []byte) bool {
 		if err := manifest.CheckYAMLAliases(data); err != nil {
 			report(file, 0, "", fmt.Sprintf("%v: %s is not built", err, ks))
 			return false
