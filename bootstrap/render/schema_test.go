@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"helm.sh/helm/v4/pkg/chart/common"
 )
 
 // writeChart writes a chart directory from files (path -> content).
@@ -114,4 +116,53 @@ func TestSchemaRefsToChartFiles(t *testing.T) {
 	if !errors.Is(err, ErrInvalidValues) || !strings.Contains(err.Error(), "sub:") || !strings.Contains(err.Error(), "/replicas") {
 		t.Errorf("subchart values: %v, want the subchart's schema applied", err)
 	}
+}
+
+// TestRenderNeverRunsHelmsSchemaLoader: a subchart's schema is checked as
+// Helm checks it (the merged values hold the subchart's defaults), so its
+// remote $ref is refused; and Helm's install action, as renderInstall runs
+// it, never runs its own schema check, which would fetch the $ref.
+func TestRenderNeverRunsHelmsSchemaLoader(t *testing.T) {
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		_, _ = w.Write([]byte(`{"type": "object"}`))
+	}))
+	t.Cleanup(srv.Close)
+	files := map[string]string{
+		"Chart.yaml":                    chartYAML + "dependencies:\n  - name: sub\n    version: 0.1.0\n",
+		"templates/cm.yaml":             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+		"charts/sub/Chart.yaml":         "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+		"charts/sub/values.schema.json": `{"type": "object", "properties": {"a": {"$ref": "` + srv.URL + `/s.json"}}}`,
+		"charts/sub/templates/cm.yaml":  "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sub\n",
+	}
+	ch, err := LoadChart(writeChart(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, values := range []map[string]any{nil, {"sub": map[string]any{"a": 1}}} {
+		if _, err := Render(context.Background(), ch, Options{Values: values}); !errors.Is(err, ErrSchemaRef) || !strings.Contains(err.Error(), `chart "sub"`) {
+			t.Errorf("Render with %v: %v, want ErrSchemaRef naming the subchart", values, err)
+		}
+	}
+	rel, err := renderInstall(context.Background(), cloneChart(ch), map[string]any{"sub": map[string]any{"a": 1}},
+		Options{ReleaseName: "c", Namespace: "default"}, kubeVersion(t))
+	if err != nil {
+		t.Fatalf("renderInstall: %v", err)
+	}
+	if len(rel.objects) != 2 {
+		t.Errorf("renderInstall rendered %d objects, want 2", len(rel.objects))
+	}
+	if n := requests.Load(); n > 0 {
+		t.Errorf("%d HTTP requests made", n)
+	}
+}
+
+func kubeVersion(t *testing.T) *common.KubeVersion {
+	t.Helper()
+	kv, err := common.ParseKubeVersion(DefaultKubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
 }
