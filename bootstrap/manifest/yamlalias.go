@@ -22,9 +22,11 @@ var ErrExcessiveAliasing = errors.New("excessive aliasing")
 // node, and its decoding into Go values is counted as go-yaml's decoder
 // counts it (go.yaml.in/yaml/v3 and sigs.k8s.io/yaml's go-yaml v2 fork,
 // decode.go: decodeCount, aliasCount and allowedAliasRatio): the check
-// fails at the same node the decoder would. The count stops there, so the
-// work is bounded by the decoder's own limit, and nothing is allocated per
-// expanded node. Syntax errors are left to the callers' parsers: the
+// fails at the same node the decoder would. (A merge key's mapping is
+// counted in full, where the decoder skips the values the mapping
+// overrides and counts the mapping's keys twice: for those documents the
+// check is the stricter.) The count stops there, so the work is bounded by
+// the decoder's own limit, and nothing is allocated per expanded node. Syntax errors are left to the callers' parsers: the
 // stream's documents up to the first one are checked.
 func CheckYAMLAliases(data []byte) error {
 	if !bytes.Contains(data, []byte("*")) || !bytes.Contains(data, []byte("&")) {
