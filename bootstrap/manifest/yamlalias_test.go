@@ -43,6 +43,16 @@ func fanOut(n, uses int) string {
 	return b.String()
 }
 
+// mergeKeys is a document where n mappings merge one of defaults.
+func mergeKeys(n int) string {
+	var b strings.Builder
+	b.WriteString("defaults: &defaults {image: app, pull: always, cpu: 100m, memory: 64Mi, replicas: 1}\nservices:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  s%d:\n    <<: *defaults\n    name: s%d\n    replicas: %d\n", i, i, i)
+	}
+	return b.String()
+}
+
 // TestCheckYAMLAliasesAgreesWithGoYAML: the check refuses exactly the
 // documents go-yaml's decoders (v3, and the v2 fork sigs.k8s.io/yaml uses)
 // refuse for excessive aliasing.
@@ -57,6 +67,7 @@ func TestCheckYAMLAliasesAgreesWithGoYAML(t *testing.T) {
 		"laughs 5x9 (59049 scalars)": laughs(5, 9),
 		"laughs 9x9":                 laughs(9, 9),
 		"second document is a bomb":  "a: 1\n---\n" + laughs(6, 9),
+		"merge keys":                 mergeKeys(200),
 	}
 	for name, doc := range docs {
 		t.Run(name, func(t *testing.T) {
