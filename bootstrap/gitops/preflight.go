@@ -18,12 +18,21 @@ import (
 )
 
 // preflight checks what kustomize (and Flux's generator before it) would
-// read to build dir, in the working copy root, before either runs: a remote base or file, which
-// kustomize would fetch (git clone, HTTP GET) even with kustomize-
-// controller's --no-remote-bases, whose secure filesystem only refuses the
-// clone once it is made; and a YAML file whose aliases expand without
-// bound, which kustomize's parser expands in full. Each is a finding
-// naming the file (and the kustomization's field); it returns how many.
+// read to build dir, in the working copy root, before either runs:
+//
+//   - a remote base or file. kustomize-controller's --no-remote-bases does
+//     not stop kustomize from fetching one: fluxcd/pkg/kustomize v1.35.7
+//     SecureBuild(root, dir, false) only builds on a filesystem confined to
+//     root (filesys.MakeFsOnDiskSecure), and kustomize's loader (api
+//     v0.21.1 internal/loader/fileloader.go) runs git clone into
+//     $TMPDIR/kustomize-* or sends the HTTP GET first; the confined
+//     filesystem then refuses the clone's directory.
+//   - a YAML file whose aliases expand beyond what Kubernetes' decoders
+//     accept (manifest.CheckYAMLAliases): kustomize's parser expands them
+//     all.
+//
+// Each is a finding naming the file (and the kustomization's field); it
+// returns how many.
 func (b *builder) preflight(root, dir, ks string) int {
 	found := 0
 	report := func(file string, line int, field, msg string) {
