@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"helm.sh/helm/v4/pkg/ignore"
+
 	"github.com/leynos/gitops-local/bootstrap/manifest"
 )
 
@@ -37,7 +39,8 @@ var chartYAMLFiles = map[string]bool{
 // source-controller loads charts with its secureloader instead
 // (source-controller v1.9.6 internal/helm/chart/secureloader), which
 // refuses a link whose target is outside its root. Here the root is the
-// chart directory itself: a link whose target (resolved in full) is
+// chart directory itself: a link that is not left out by the chart's
+// .helmignore and whose target (resolved in full) is
 // outside dir is a *ChartFileError wrapping ErrOutsideChart, as is
 // a link that does not resolve. The YAML files the loader parses are
 // checked for alias expansion (manifest.CheckYAMLAliases), an error a
@@ -50,12 +53,37 @@ func CheckChartDir(dir string) error {
 	if err != nil {
 		return err
 	}
+	// The files the chart's .helmignore leaves out are never loaded: as
+	// source-controller's loader, skip them before checking links. A
+	// .helmignore that is a link is not read here (the walk checks it).
+	rules := ignore.Empty()
+	ifile := filepath.Join(root, ignore.HelmIgnore)
+	if st, err := os.Lstat(ifile); err == nil && st.Mode().IsRegular() {
+		if rules, err = ignore.ParseFile(ifile); err != nil {
+			return &ChartFileError{File: ignore.HelmIgnore, Err: err}
+		}
+	}
+	rules.AddDefaults()
 	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		// As Helm matches them: with the link's target's info.
+		fi, err := os.Stat(p)
+		if err != nil {
+			fi, err = os.Lstat(p)
+		}
+		if err == nil && rules.Ignore(rel, fi) {
+			if fi.IsDir() && d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			target, err := filepath.EvalSymlinks(p)
 			if err != nil {

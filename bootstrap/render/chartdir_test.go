@@ -81,3 +81,26 @@ func TestLoadChartRefusesAliasBombInValues(t *testing.T) {
 		t.Fatalf("err = %v, want values.yaml refused for excessive aliasing", err)
 	}
 }
+
+// TestLoadChartIgnoresIgnoredLinks: a link the chart's .helmignore leaves
+// out is never loaded, so it is no error, as with source-controller.
+func TestLoadChartIgnoresIgnoredLinks(t *testing.T) {
+	dir := writeChart(t, map[string]string{"Chart.yaml": chartYAML, ".helmignore": "secrets/\npw\n"})
+	if err := os.MkdirAll(filepath.Join(dir, "secrets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"pw", "secrets/key"} {
+		if err := os.Symlink("/etc/passwd", filepath.Join(dir, filepath.FromSlash(l))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch, err := LoadChart(dir)
+	if err != nil {
+		t.Fatalf("LoadChart: %v", err)
+	}
+	for _, f := range ch.Raw {
+		if f.Name == "pw" || f.Name == "secrets/key" {
+			t.Errorf("%s loaded", f.Name)
+		}
+	}
+}
