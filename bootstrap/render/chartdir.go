@@ -92,6 +92,14 @@ func CheckChartDir(dir string) error {
 			if !within(root, target) {
 				return &ChartFileError{File: rel, Err: fmt.Errorf("%w: it points to %s; copy the file into the chart", ErrOutsideChart, target)}
 			}
+			// Helm's loader walks into a linked directory: one holding the
+			// link would be walked again and again, until the path is too
+			// long.
+			if st, err := os.Stat(target); err == nil && st.IsDir() {
+				if real, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil && within(target, real) {
+					return &ChartFileError{File: rel, Err: errors.New("symbolic link to a directory holding it: loading the chart would walk it without end")}
+				}
+			}
 			// A link inside the chart: its target is walked where it is.
 		}
 		if !d.IsDir() && chartYAMLFiles[d.Name()] {

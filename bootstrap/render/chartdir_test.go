@@ -104,3 +104,15 @@ func TestLoadChartIgnoresIgnoredLinks(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadChartRefusesLinkLoops(t *testing.T) {
+	dir := writeChart(t, map[string]string{"Chart.yaml": chartYAML, "files/a": "a"})
+	if err := os.Symlink("..", filepath.Join(dir, "files", "up")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadChart(dir)
+	var fe *ChartFileError
+	if !errors.As(err, &fe) || fe.File != "files/up" || !strings.Contains(err.Error(), "without end") {
+		t.Fatalf("err = %v, want files/up refused as a loop", err)
+	}
+}
