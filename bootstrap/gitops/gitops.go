@@ -101,9 +101,14 @@ type Environment struct {
 	Fixtures []manifest.Object
 }
 
+// ErrNoEnvironments is wrapped by Environments' error for a repository
+// without any environment: checking nothing is not a success.
+var ErrNoEnvironments = errors.New("no environments")
+
 // Environments lists every environment of the repository: each directory
 // under overlays/ holding a cluster-vars.env, as a slash-separated path
-// relative to overlays/, sorted.
+// relative to overlays/, sorted. None is an error wrapping
+// ErrNoEnvironments.
 func Environments(repoRoot string) ([]string, error) {
 	root := filepath.Join(repoRoot, OverlaysDir)
 	var envs []string
@@ -125,6 +130,9 @@ func Environments(repoRoot string) ([]string, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list environments in %s: %w", root, err)
+	}
+	if len(envs) == 0 {
+		return nil, fmt.Errorf("%w: no directory under %s holds a %s", ErrNoEnvironments, root, VarsFile)
 	}
 	sort.Strings(envs)
 	return envs, nil
@@ -379,7 +387,7 @@ func (b *builder) addFinding(f manifest.Finding) {
 // line that is not KEY=value is a finding.
 func (b *builder) readVars() map[string]string {
 	rel := path.Join(OverlaysDir, b.env, VarsFile)
-	data, err := os.ReadFile(filepath.Join(b.repoRoot, filepath.FromSlash(rel)))
+	data, err := ReadVarsFile(filepath.Join(b.repoRoot, filepath.FromSlash(rel)))
 	if err != nil {
 		b.addFinding(manifest.Finding{File: rel, Message: fmt.Sprintf("read cluster variables: %v", err)})
 		return map[string]string{}
@@ -389,6 +397,21 @@ func (b *builder) readVars() map[string]string {
 		b.addFinding(manifest.Finding{File: rel, Line: n, Message: "want KEY=value, with KEY a letter or _ followed by letters, digits or _"})
 	}
 	return vars
+}
+
+// ReadVarsFile reads the cluster-vars.env file at p, which must be a
+// regular file: a symbolic link could lead anywhere on this machine (its
+// values would then be substituted into what build prints and up applies),
+// and the artifact the cluster reads holds regular files only.
+func ReadVarsFile(p string) ([]byte, error) {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (a symbolic link?): only the repository's own files are read", p)
+	}
+	return os.ReadFile(p)
 }
 
 // ParseVars parses a cluster-vars.env file: KEY=value lines, with blank

@@ -374,4 +374,3 @@ func (b *builder) renderedOrigin(lc *loadedChart, hr manifest.Object, sources ma
 	}
 	return manifest.Origin{File: src}
 }
-

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -331,6 +332,11 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 	}
 	ch, err := render.LoadChart(full)
 	if err != nil {
+		var fe *render.ChartFileError
+		if errors.As(err, &fe) {
+			b.addFinding(manifest.Finding{File: path.Join(dir, fe.File), Message: fmt.Sprintf("chart %s: %v", dir, fe.Err)})
+			return nil, false
+		}
 		b.addFinding(manifest.Finding{File: dir + "/Chart.yaml", Message: err.Error()})
 		return nil, false
 	}

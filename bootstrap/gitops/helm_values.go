@@ -28,25 +28,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
 // valuesSchema compiles the chart's values schema once.
 func (lc *loadedChart) valuesSchema() *jsonschema.Schema {
 	lc.schemaOnce.Do(func() {
-		if len(lc.chart.Schema) == 0 {
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(lc.chart.Schema))
-		if err != nil {
-			return
-		}
-		c := jsonschema.NewCompiler()
-		if err := c.AddResource("values.schema.json", doc); err != nil {
-			return
-		}
-		if sch, err := c.Compile("values.schema.json"); err == nil {
-			lc.schema = sch
-		}
+		// Only the chart's own files: never a URL or a file elsewhere.
+		lc.schema, _ = render.CompileValuesSchema(lc.chart)
 	})
 	return lc.schema
 }

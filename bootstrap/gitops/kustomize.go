@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -155,6 +154,10 @@ type buildFailure struct {
 func (b *builder) generateAndBuild(tree *workTree, ks manifest.Object, u unstructured.Unstructured, dirPath, relDir string) (resmap.ResMap, *buildFailure) {
 	tree.mu.Lock()
 	defer tree.mu.Unlock()
+	// Nothing is read before the inputs are known to be local and bounded.
+	if b.preflight(tree.dir, dirPath, ks.Ref()) > 0 {
+		return nil, &buildFailure{reported: true}
+	}
 	// What the dir's own kustomization.yaml patches, before the generator
 	// adds the Flux Kustomization's patches to it.
 	ownKus, ownFile := readKustomizationFile(dirPath)
@@ -165,12 +168,16 @@ func (b *builder) generateAndBuild(tree *workTree, ks manifest.Object, u unstruc
 		return nil, &buildFailure{field: "spec", message: fmt.Sprintf("generate kustomization for %s: %v", relDir, err)}
 	}
 	defer func() { _ = fluxkustomize.CleanDirectory(dirPath, action) }()
+	// The generated kustomization adds the Flux Kustomization's components.
+	if b.preflight(tree.dir, dirPath, ks.Ref()) > 0 {
+		return nil, &buildFailure{reported: true}
+	}
 
 	b.checkPatchTargets(tree, ks, dirPath, ownKus, ownFile)
 
 	m, err := secureBuild(tree.dir, dirPath, tree.customSchema)
 	if err != nil {
-		if n := b.reportMalformedYAML(tree, dirPath, ks.Ref()); n > 0 {
+		if n := b.reportMalformedYAML(tree.dir, dirPath, ks.Ref()); n > 0 {
 			return nil, &buildFailure{reported: true}
 		}
 		return nil, &buildFailure{field: "spec.path", message: fmt.Sprintf("kustomize build of %s failed: %v", relDir, b.scrub(err))}
@@ -377,21 +384,12 @@ var yamlLine = regexp.MustCompile(`line (\d+)`)
 var unsetVar = regexp.MustCompile(`variable not set \(strict mode\): "([^"]+)"`)
 
 // reportMalformedYAML looks for YAML that does not parse among the files a
-// kustomization in dir reads (following resources, components and patch
-// files, or every YAML file when there is no kustomization file), and
-// reports each with its line. It returns how many it found.
-func (b *builder) reportMalformedYAML(tree *workTree, dir, ks string) int {
-	seen := map[string]bool{}
+// kustomization in dir reads inside the working copy root (see
+// walkKustomizeInputs), and reports each with its line. It returns how many
+// it found.
+func (b *builder) reportMalformedYAML(root, dir, ks string) int {
 	found := 0
-	check := func(file string) {
-		if seen[file] {
-			return
-		}
-		seen[file] = true
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return
-		}
+	walkKustomizeInputs(root, dir, func(file string, data []byte) bool {
 		// yaml.v2 reports the line of scanner errors where yaml.v3 is
 		// sometimes one line early.
 		dec := yamlv2.NewDecoder(strings.NewReader(string(data)))
@@ -402,7 +400,7 @@ func (b *builder) reportMalformedYAML(tree *workTree, dir, ks string) int {
 				continue
 			}
 			if errors.Is(err, io.EOF) {
-				return
+				return true
 			}
 			line := 0
 			if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
@@ -414,59 +412,9 @@ func (b *builder) reportMalformedYAML(tree *workTree, dir, ks string) int {
 			b.addFinding(manifest.Finding{File: b.rel(file), Line: line, Object: ks,
 				Message: fmt.Sprintf("malformed YAML, so %s cannot be built: %s", ks, msg)})
 			found++
-			return
+			return false
 		}
-	}
-	var walk func(dir string)
-	walk = func(dir string) {
-		if seen[dir] {
-			return
-		}
-		seen[dir] = true
-		var kfile string
-		for _, n := range konfig.RecognizedKustomizationFileNames() {
-			if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-				kfile = filepath.Join(dir, n)
-				break
-			}
-		}
-		if kfile == "" {
-			_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() && (strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
-					check(p)
-				}
-				return nil
-			})
-			return
-		}
-		check(kfile)
-		k, _ := readKustomizationFile(dir)
-		if k == nil {
-			return
-		}
-		refs := append(append([]string{}, k.Resources...), k.Components...)
-		refs = append(refs, k.Crds...)
-		for _, p := range k.Patches {
-			if p.Path != "" {
-				refs = append(refs, p.Path)
-			}
-		}
-		for _, r := range refs {
-			p := filepath.Join(dir, filepath.FromSlash(r))
-			if !strings.HasPrefix(p, tree.dir) {
-				continue
-			}
-			st, err := os.Stat(p)
-			switch {
-			case err != nil:
-			case st.IsDir():
-				walk(p)
-			default:
-				check(p)
-			}
-		}
-	}
-	walk(dir)
+	}, func(string, []byte, *kustypes.Kustomization) {})
 	return found
 }
 

@@ -57,7 +57,10 @@ const (
 
 // Reporter writes progress to one stream.
 type Reporter struct {
-	w       io.Writer
+	w io.Writer
+	// raw is w without escaping (see EscapeWriter), for the spinner's own
+	// terminal sequences.
+	raw     io.Writer
 	tty     bool
 	verbose bool
 	now     func() time.Time
@@ -68,12 +71,15 @@ type Reporter struct {
 }
 
 // New returns a Reporter writing to w, with a spinner when w is a terminal.
+// Every message and step name is written escaped (see Escape), whether or
+// not w is an EscapeWriter already.
 func New(w io.Writer, verbose bool) *Reporter {
+	rw := raw(w)
 	tty := false
-	if f, ok := w.(*os.File); ok {
+	if f, ok := rw.(*os.File); ok {
 		tty = term.IsTerminal(int(f.Fd()))
 	}
-	return &Reporter{w: w, tty: tty, verbose: verbose, now: time.Now, tick: 100 * time.Millisecond}
+	return &Reporter{w: EscapeWriter(w), raw: rw, tty: tty, verbose: verbose, now: time.Now, tick: 100 * time.Millisecond}
 }
 
 // Infof implements Logger.
@@ -93,7 +99,7 @@ func (r *Reporter) line(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tty && r.current != "" {
-		fmt.Fprint(r.w, "\r\033[K")
+		fmt.Fprint(r.raw, "\r\033[K")
 	}
 	fmt.Fprintf(r.w, format+"\n", args...)
 }
@@ -147,7 +153,8 @@ func (r *Reporter) begin(name string) (stop func()) {
 		defer t.Stop()
 		for i := 0; ; i++ {
 			r.mu.Lock()
-			fmt.Fprintf(r.w, "\r\033[K%s %s", frames[i%len(frames)], name)
+			fmt.Fprint(r.raw, "\r\033[K")
+			fmt.Fprintf(r.w, "%s %s", frames[i%len(frames)], name)
 			r.mu.Unlock()
 			select {
 			case <-done:
@@ -163,7 +170,7 @@ func (r *Reporter) end(mark, name string, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.tty {
-		fmt.Fprint(r.w, "\r\033[K")
+		fmt.Fprint(r.raw, "\r\033[K")
 	}
 	r.current = ""
 	fmt.Fprintf(r.w, "%s %s (%s)\n", mark, name, round(d))

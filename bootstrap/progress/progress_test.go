@@ -45,7 +45,7 @@ func TestRunPlainLines(t *testing.T) {
 
 func TestRunTerminalSpinner(t *testing.T) {
 	var buf bytes.Buffer // written only under the reporter's lock
-	r := &Reporter{w: &buf, tty: true, now: time.Now, tick: time.Millisecond}
+	r := &Reporter{w: &buf, raw: &buf, tty: true, now: time.Now, tick: time.Millisecond}
 	_, err := r.Run(context.Background(), []Step{{Name: "wait", Run: func(context.Context) error {
 		time.Sleep(20 * time.Millisecond)
 		return nil
@@ -77,5 +77,54 @@ func TestDebugOnlyWhenVerbose(t *testing.T) {
 	(&Reporter{w: &loud, verbose: true}).Debugf("detail %d", 1)
 	if quiet.Len() != 0 || !strings.Contains(loud.String(), "detail 1") {
 		t.Errorf("quiet %q, loud %q", quiet.String(), loud.String())
+	}
+}
+
+// TestReporterEscapesMessages: a message or step name carrying terminal
+// sequences (from a YAML key, an object name, a message from the cluster)
+// reaches the stream escaped; the spinner's own sequences do not.
+func TestReporterEscapesMessages(t *testing.T) {
+	var buf bytes.Buffer
+	r := New(&buf, true)
+	r.Infof("pushed %s", "x\x1b]0;pwned\x07y")
+	r.Warnf("event: %s", "a\rb\u009b31m")
+	if _, err := r.Run(context.Background(), []Step{{Name: "apply \x1b[2Jname", Run: func(context.Context) error { return nil }}}); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	if strings.ContainsAny(out, "\x1b\r\x07\u009b") {
+		t.Errorf("control characters reached the stream: %q", out)
+	}
+	for _, want := range []string{`x\x1b]0;pwned\x07y`, `a\x0db\u009b31m`, `apply \x1b[2Jname`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q: %q", want, out)
+		}
+	}
+
+	// On a terminal the spinner still clears its line.
+	var tty bytes.Buffer
+	r = &Reporter{w: EscapeWriter(&tty), raw: &tty, tty: true, now: time.Now, tick: time.Millisecond}
+	if _, err := r.Run(context.Background(), []Step{{Name: "step\x1b[31m", Run: func(context.Context) error { time.Sleep(5 * time.Millisecond); return nil }}}); err != nil {
+		t.Fatal(err)
+	}
+	if out := tty.String(); !strings.Contains(out, "\r\033[K") || strings.Contains(out, "step\x1b[31m") {
+		t.Errorf("spinner output %q", out)
+	}
+}
+
+func TestEscapeWriterKeepsRunesWhole(t *testing.T) {
+	var buf bytes.Buffer
+	w := EscapeWriter(&buf)
+	s := "naïve ✔ \x1b[0m\n"
+	for i := 0; i < len(s); i++ { // one byte per write
+		if _, err := w.Write([]byte{s[i]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := buf.String(), "naïve ✔ \\x1b[0m\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := Escape("bad \xff byte\ttab"); got != `bad \xff byte`+"\ttab" {
+		t.Errorf("Escape = %q", got)
 	}
 }

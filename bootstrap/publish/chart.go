@@ -11,9 +11,10 @@ import (
 	"path/filepath"
 	"time"
 
-	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/registry"
+
+	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
 // epoch is the time written into chart archives and OCI manifests, so that
@@ -24,9 +25,10 @@ var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // to oci://<registry>/<repository>/<name>:<version>, unless the registry
 // already holds the same content under that tag.
 func (p *Publisher) Chart(ctx context.Context, path, repository string) (*Artifact, error) {
-	ch, err := loader.Load(path)
+	// As source-controller loads it: nothing from outside the chart.
+	ch, err := render.LoadChart(path)
 	if err != nil {
-		return nil, fmt.Errorf("loading chart %s: %w", path, err)
+		return nil, err
 	}
 	// Fixed times make the archive a function of the chart's content.
 	ch.ModTime, ch.SchemaModTime = epoch, epoch

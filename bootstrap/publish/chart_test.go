@@ -108,7 +108,49 @@ func TestChartPushBadChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := p.Chart(context.Background(), dir, "charts")
-	if err == nil || !strings.Contains(err.Error(), "loading chart "+dir) {
+	if err == nil || !strings.Contains(err.Error(), `load chart "`+dir+`"`) {
 		t.Errorf("err = %v, want it to name the chart", err)
+	}
+}
+
+// TestChartRefusesLinksOutOfTheChart: a chart file that is a symbolic link
+// to a file outside the chart is never pushed; the error names the file,
+// and the registry holds nothing.
+func TestChartRefusesLinksOutOfTheChart(t *testing.T) {
+	ctx := context.Background()
+	reg := startRegistry(t)
+	p, err := New(reg, WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chartDir := copyDir(t, filepath.Join("..", "..", "charts", "ghillie"))
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("root:x:0:0"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(chartDir, "files"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(secret, filepath.Join(chartDir, "files", "pw")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Chart(ctx, chartDir, "charts")
+	if err == nil || !strings.Contains(err.Error(), "files/pw") || !strings.Contains(err.Error(), "leaves the chart") {
+		t.Fatalf("err = %v, want the link files/pw refused", err)
+	}
+	if layer, _, err := p.chartLayer(ctx, reg+"/charts/ghillie:0.1.0"); err != nil || layer != "" {
+		t.Errorf("the registry holds the chart (layer %q, err %v)", layer, err)
+	}
+
+	// A link to a file inside the chart is loaded as source-controller
+	// loads it.
+	if err := os.Remove(filepath.Join(chartDir, "files", "pw")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join("..", "values.yaml"), filepath.Join(chartDir, "files", "pw")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Chart(ctx, chartDir, "charts"); err != nil {
+		t.Fatalf("a link inside the chart: %v", err)
 	}
 }

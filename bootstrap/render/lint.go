@@ -64,7 +64,8 @@ func HighestSeverity(msgs []Message) Severity {
 	return highest
 }
 
-// Lint runs Helm's linter on the chart directory (or .tgz archive) at dir
+// Lint runs Helm's linter on the chart directory (or .tgz archive) at dir,
+// the values checked against the chart's schemas by ValidateValues,
 // with the given values, rendering against DefaultKubeVersion in
 // DefaultNamespace, and returns all its messages, informational ones
 // included. The error is reserved for a chart that could not be linted at
@@ -77,16 +78,27 @@ func Lint(dir string, values map[string]any) ([]Message, error) {
 	if values == nil {
 		values = map[string]any{}
 	}
+	// Helm's loader reads what symbolic links point to, anywhere, and its
+	// schema check fetches $refs: load the chart as LoadChart does, and
+	// check the values against the schema with ValidateValues instead.
+	ch, err := LoadChart(dir)
+	if err != nil {
+		return nil, fmt.Errorf("lint chart %q: %w", dir, err)
+	}
 	l := action.NewLint()
 	l.Namespace = DefaultNamespace
 	l.KubeVersion = kubeVersion
+	l.SkipSchemaValidation = true
 	result := l.Run([]string{dir}, values)
 	if result.TotalChartsLinted == 0 {
 		return nil, fmt.Errorf("lint chart %q: %w", dir, errors.Join(result.Errors...))
 	}
-	msgs := make([]Message, 0, len(result.Messages))
+	msgs := make([]Message, 0, len(result.Messages)+1)
 	for _, m := range result.Messages {
 		msgs = append(msgs, Message{Severity: Severity(m.Severity), Path: m.Path, Err: m.Err})
+	}
+	if err := ValidateValues(ch, values); err != nil {
+		msgs = append(msgs, Message{Severity: SeverityError, Path: "values.yaml", Err: err})
 	}
 	return msgs, nil
 }

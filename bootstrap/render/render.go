@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
@@ -85,8 +86,14 @@ type Result struct {
 	Notes string
 }
 
-// LoadChart loads a chart from a directory or a .tgz archive.
+// LoadChart loads a chart from a directory or a .tgz archive. A directory
+// is checked first (see CheckChartDir): nothing outside it is read.
 func LoadChart(path string) (*chart.Chart, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		if err := CheckChartDir(path); err != nil {
+			return nil, fmt.Errorf("load chart %q: %w", path, err)
+		}
+	}
 	ch, err := loader.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("load chart %q: %w", path, err)
@@ -174,7 +181,9 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 // disabled by the values' conditions and tags are dropped, the values are
 // merged over the chart's defaults, and the result is checked against the
 // chart's values.schema.json and its enabled subcharts' schemas. A schema
-// violation is reported wrapping ErrInvalidValues. The chart is not modified.
+// violation is reported wrapping ErrInvalidValues, a schema referring to a
+// document the chart does not ship wrapping ErrSchemaRef (see
+// CompileValuesSchema). The chart is not modified.
 func ValidateValues(ch *chart.Chart, values map[string]any) error {
 	if ch == nil || ch.Metadata == nil {
 		return errors.New("validate values: no chart given")
@@ -189,7 +198,12 @@ func ValidateValues(ch *chart.Chart, values map[string]any) error {
 	if err != nil {
 		return fmt.Errorf("chart %q: merge values: %w", name, err)
 	}
-	if err := chartutil.ValidateAgainstSchema(ch, merged); err != nil {
+	// Helm's own check (chartutil.ValidateAgainstSchema) would fetch the
+	// URLs a schema refers to; this one reads only the chart's files.
+	if err := validateAgainstSchema(ch, merged.AsMap()); err != nil {
+		if errors.Is(err, ErrSchemaRef) {
+			return err
+		}
 		// Helm's message names each failing chart, then one line per
 		// violation with its path, such as "- at '/image': ...".
 		return fmt.Errorf("chart %q: %w:\n%s", name, ErrInvalidValues, strings.TrimSpace(err.Error()))

@@ -29,6 +29,18 @@ func TestReadVars(t *testing.T) {
 	if _, err := readVars(p); err == nil || !strings.Contains(err.Error(), p+":2: want KEY=value") {
 		t.Errorf("bad line gave %v", err)
 	}
+	// A link to a file elsewhere on the machine is not read.
+	secret := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(secret, []byte("aws_secret_access_key=s3cr3t\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "cluster-vars.env")
+	if err := os.Symlink(secret, link); err != nil {
+		t.Fatal(err)
+	}
+	if vars, err := readVars(link); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a symbolic link gave %v, %v", vars, err)
+	}
 }
 
 func TestRootObjects(t *testing.T) {

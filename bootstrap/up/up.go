@@ -339,7 +339,7 @@ func rootObjects(env, registry string, vars map[string]string) ([]*unstructured.
 
 // readVars reads a cluster-vars.env file (see gitops.ParseVars).
 func readVars(path string) (map[string]string, error) {
-	data, err := os.ReadFile(path)
+	data, err := gitops.ReadVarsFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading cluster variables: %w", err)
 	}

@@ -3,7 +3,6 @@ package validate
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,14 +16,18 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
-// TestMain makes every HTTP request through the default transport fail the
-// run: validation must never use the network.
+// TestMain makes every HTTP request through the default transport, every
+// DNS lookup and every run of git fail the run (see guardNetwork):
+// validation must never use the network.
 func TestMain(m *testing.M) {
-	http.DefaultTransport = noNetwork{}
-	http.DefaultClient = &http.Client{Transport: noNetwork{}}
+	gitRan := guardNetwork()
 	code := m.Run()
 	if n := networkAttempts.Load(); n > 0 {
-		fmt.Fprintf(os.Stderr, "FAIL: %d HTTP requests attempted; validation must work offline\n", n)
+		fmt.Fprintf(os.Stderr, "FAIL: %d network attempts; validation must work offline\n", n)
+		code = 1
+	}
+	if gitRan() {
+		fmt.Fprintln(os.Stderr, "FAIL: git ran; validation must not clone anything")
 		code = 1
 	}
 	if seeded.dir != "" && os.Getenv(chartcache.EnvDir) == "" {

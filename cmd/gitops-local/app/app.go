@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/leynos/gitops-local/bootstrap/progress"
 )
 
 // Exit codes, documented in the README and in `gitops-local --help`.
@@ -52,12 +55,21 @@ func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	streams := Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+	// Libraries' own log lines (kustomize's warnings, Helm's slog messages
+	// through the default logger) quote repository paths too.
+	log.SetOutput(progress.EscapeWriter(os.Stderr))
 	return Run(ctx, streams, os.Args[1:], os.LookupEnv)
 }
 
 // Run executes one command line and returns its exit code, printing any error
 // once on ErrOut. lookupEnv resolves GITOPS_LOCAL_* settings.
+//
+// Everything written to Out and ErrOut has its control characters escaped
+// (progress.EscapeWriter): object names, YAML keys and messages come from
+// the repository and the cluster, and reach a terminal.
 func Run(ctx context.Context, streams Streams, args []string, lookupEnv func(string) (string, bool)) int {
+	streams.Out = progress.EscapeWriter(streams.Out)
+	streams.ErrOut = progress.EscapeWriter(streams.ErrOut)
 	root := newRootCmd(streams, lookupEnv)
 	root.SetArgs(args)
 	return exitCode(streams.ErrOut, root.ExecuteContext(ctx))

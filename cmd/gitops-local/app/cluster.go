@@ -58,6 +58,28 @@ func (f *clusterFlags) k3dFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.mergeKubeconfig, "merge-kubeconfig", false, "also add the cluster's context (k3d-<cluster>) to your kubeconfig ($KUBECONFIG or ~/.kube/config), without switching to it")
 }
 
+// check checks the address flags' syntax, before anything is done with
+// them: a typo must not fail halfway, after the cluster has been changed.
+func (f *clusterFlags) check() error {
+	for _, a := range []struct{ flag, value string }{{"--registry", f.registry}, {"--registry-in-cluster", f.registryInCluster}} {
+		if a.value == "" {
+			continue
+		}
+		if err := cluster.CheckHostPort(a.value); err != nil {
+			return fmt.Errorf("invalid %s: %w (want host:port, such as 127.0.0.1:5000)", a.flag, err)
+		}
+	}
+	if f.url != "" {
+		if err := cluster.CheckURL(f.url); err != nil {
+			return fmt.Errorf("invalid --url: %w (want a URL such as http://127.0.0.1:8080/)", err)
+		}
+	}
+	if err := cluster.CheckPort(f.port, true); err != nil {
+		return fmt.Errorf("invalid --port: %w", err)
+	}
+	return nil
+}
+
 // provider returns the provider the flags select: Existing when
 // --kubeconfig is given, k3d otherwise.
 func (f *clusterFlags) provider(global *globalOptions, log progress.Logger) (cluster.Provider, error) {

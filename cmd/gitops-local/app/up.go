@@ -160,7 +160,7 @@ func (o *upOptions) checkFlags() error {
 	if o.timeout <= 0 {
 		return fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
 	}
-	return nil
+	return o.cluster.check()
 }
 
 // options are up's options for the repository at root and cluster c.

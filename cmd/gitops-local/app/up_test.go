@@ -28,6 +28,13 @@ func TestUpRejectsMissingInput(t *testing.T) {
 		{"sync with a registry but no kubeconfig", nil, []string{"sync", "--registry", "127.0.0.1:5000"}, "--registry is for an existing cluster"},
 		{"sync without a registry", nil, []string{"sync", "--kubeconfig", "/nonexistent"}, "no registry given"},
 		{"watch with a registry but no kubeconfig", nil, []string{"watch", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "--registry is for an existing cluster"},
+		{"registry with a space", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", "a b:5000"}, `invalid --registry: "a b:5000"`},
+		{"registry port out of range", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", ":99999"}, `invalid --registry: ":99999"`},
+		{"registry that is a flag", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", "-x"}, `invalid --registry: "-x"`},
+		{"registry in cluster without port", nil, []string{"sync", "--kubeconfig", "/nonexistent", "--registry", "127.0.0.1:5000", "--registry-in-cluster", "registry"}, `invalid --registry-in-cluster: "registry"`},
+		{"watch registry port 0", nil, []string{"watch", "--kubeconfig", "/nonexistent", "--registry", "127.0.0.1:0", "--repo", "../../.."}, `invalid --registry: "127.0.0.1:0"`},
+		{"bad url", nil, []string{"up", "--kubeconfig", "/nonexistent", "--registry", "127.0.0.1:5000", "--url", "http://127.0.0.1:99999/"}, "invalid --url"},
+		{"bad port", nil, []string{"up", "--port", "70000", "--skip-build"}, "invalid --port: port 70000"},
 		{"watch with a bad kubeconfig", nil, []string{"watch", "--kubeconfig", "/nonexistent/kc", "--registry", "127.0.0.1:5000", "--repo", "../../.."}, "reading kubeconfig /nonexistent/kc"},
 	}
 	for _, tc := range cases {

@@ -218,3 +218,56 @@ func TestFixturesFlag(t *testing.T) {
 		t.Errorf("valid fixtures: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestNoEnvironmentsIsAFailure: overlays/ without any cluster-vars.env is
+// not "0 environments valid" but exit 2 with one line saying why, for every
+// offline command.
+func TestNoEnvironmentsIsAFailure(t *testing.T) {
+	env := withChartCache(t)
+	root := t.TempDir()
+	if err := os.MkdirAll(root+"/overlays/local", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root+"/overlays/local/kustomization.yaml", []byte("resources: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"validate", "--repo", root},
+		{"build", "--offline", "--repo", root, "local"},
+		{"diff", "--repo", root, "local", "staging"},
+	} {
+		r := run(t, env, args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != ExitFailure || len(lines) != 1 || !strings.Contains(r.stderr, "no environments: no directory under") || !strings.Contains(r.stderr, "cluster-vars.env") {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and one line saying there are no environments", args, r.code, r.stderr)
+		}
+		if r.stdout != "" {
+			t.Errorf("%v: stdout %q", args, r.stdout)
+		}
+	}
+}
+
+// TestTerminalSequencesAreEscaped: an object name and a Kustomization name
+// holding terminal sequences are reported with them escaped, on stdout and
+// stderr alike.
+func TestTerminalSequencesAreEscaped(t *testing.T) {
+	env := withChartCache(t)
+	root := copyTree(t)
+	testutil.Edit(t, root, "overlays/local/kustomization.yaml", "  - ghillie.yaml\n", "  - ghillie.yaml\n  - evil.yaml\n")
+	evil := "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \"evil\\e]0;pwned\\a\\e[2J\"\n  namespace: \"ns\\r\\x9b31m\"\ndata:\n  \"key\\e[31m\": 1\n"
+	if err := os.WriteFile(root+"/overlays/local/evil.yaml", []byte(evil), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, env, "validate", "--repo", root, "local")
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for name, out := range map[string]string{"stdout": r.stdout, "stderr": r.stderr} {
+		if strings.ContainsAny(out, "\x1b\x07\r\u009b") {
+			t.Errorf("%s carries control characters: %q", name, out)
+		}
+	}
+	if !strings.Contains(r.stdout, `evil\x1b]0;pwned\x07\x1b[2J`) {
+		t.Errorf("stdout does not name the object, escaped:\n%s", r.stdout)
+	}
+}
