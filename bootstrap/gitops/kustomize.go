@@ -14,7 +14,11 @@ import (
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
+	"github.com/fluxcd/pkg/ssa"
+	"github.com/fluxcd/pkg/ssa/normalize"
+	ssautil "github.com/fluxcd/pkg/ssa/utils"
 	yamlv2 "go.yaml.in/yaml/v2"
 	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -128,16 +132,38 @@ func (b *builder) buildKustomization(ctx context.Context, ks manifest.Object, ke
 		}
 		o := manifest.Object{Unstructured: u, Origin: origin}
 		removeAnnotation(o.Unstructured, originAnnotation)
-		labels := o.GetLabels()
-		if labels == nil {
-			labels = map[string]string{}
-		}
-		labels["kustomize.toolkit.fluxcd.io/name"] = ks.GetName()
-		labels["kustomize.toolkit.fluxcd.io/namespace"] = ks.GetNamespace()
-		o.SetLabels(labels)
 		out = append(out, o)
 	}
+	if err := b.prepareApply(ks, out); err != nil {
+		b.addFinding(manifest.Finding{File: ks.Origin.File, Line: ks.Origin.Line, Object: ref, Message: err.Error()})
+		return nil
+	}
 	return out
+}
+
+// prepareApply does to the built objects of ks what kustomize-controller
+// v1.9.6 does between its build and its server-side apply
+// (internal/controller/kustomization_controller.go): the owner labels
+// (ssa.ResourceManager.SetOwnerLabels), the normalisation of native kinds
+// through their Go types (fluxcd/pkg/ssa/normalize: empty structs, port
+// protocols, a Secret's stringData as data), then spec.commonMetadata
+// (ssa/utils.SetCommonMetadata), which wins over the objects' own.
+func (b *builder) prepareApply(ks manifest.Object, objs []manifest.Object) error {
+	us := make([]*unstructured.Unstructured, len(objs))
+	for i, o := range objs {
+		us[i] = o.Unstructured
+	}
+	resourceManager := ssa.NewResourceManager(nil, nil, ssa.Owner{Group: kustomizev1.GroupVersion.Group})
+	resourceManager.SetOwnerLabels(us, ks.GetName(), ks.GetNamespace())
+	if err := normalize.UnstructuredList(us); err != nil {
+		return err
+	}
+	labels, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "commonMetadata", "labels")
+	annotations, _, _ := unstructured.NestedStringMap(ks.Object, "spec", "commonMetadata", "annotations")
+	if len(labels) > 0 || len(annotations) > 0 {
+		ssautil.SetCommonMetadata(us, labels, annotations)
+	}
+	return nil
 }
 
 // buildFailure is why generateAndBuild returned no objects.

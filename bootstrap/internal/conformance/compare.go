@@ -52,6 +52,10 @@ func Compare(want []*unstructured.Unstructured, got map[string]Applied) []string
 			continue
 		}
 		w = normalise(w)
+		// The API server ignores a status sent with the object (kustomize-
+		// controller sends a CRD's, empty): it is not compared.
+		w = w.DeepCopy()
+		unstructured.RemoveNestedField(w.Object, "status")
 		for _, d := range subset(w.Object, a.Live.Object, "") {
 			diffs = append(diffs, k+": "+d)
 		}
@@ -97,7 +101,8 @@ func normalise(u *unstructured.Unstructured) *unstructured.Unstructured {
 
 // subset lists the places where want has a value got does not: maps key
 // by key, lists element by element (same length), scalars equal. A null
-// in want matches an absent field.
+// in want asks for nothing (server-side apply ignores it: the controllers
+// send metadata.creationTimestamp: null).
 func subset(want, got any, path string) []string {
 	switch w := want.(type) {
 	case map[string]any:
@@ -107,11 +112,12 @@ func subset(want, got any, path string) []string {
 		}
 		var out []string
 		for k, wv := range w {
+			if wv == nil {
+				continue
+			}
 			gv, ok := g[k]
 			if !ok {
-				if wv != nil {
-					out = append(out, fmt.Sprintf("%s: offline %s, absent live", path+"."+k, brief(wv)))
-				}
+				out = append(out, fmt.Sprintf("%s: offline %s, absent live", path+"."+k, brief(wv)))
 				continue
 			}
 			out = append(out, subset(wv, gv, path+"."+k)...)
