@@ -31,6 +31,7 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
 // Names every environment shares; see overlays/README.md.
@@ -68,6 +69,10 @@ type Options struct {
 	// Renders, when set, shares chart renders between the builds of one
 	// run (see RenderCache).
 	Renders *RenderCache
+	// RenderLimits bound each chart render in time, output and memory
+	// (zero fields take render's defaults); a render past them is a
+	// finding naming its HelmRelease.
+	RenderLimits render.Limits
 }
 
 // Environment is everything an environment deploys.
@@ -329,7 +334,10 @@ func (b *builder) run(ctx context.Context) error {
 	}
 	b.checkKustomizationRefs()
 	b.expandHelmReleases(ctx)
-	return nil
+	// A cancelled build is no result: what it met after the cancellation
+	// (a render stopped half-way, a chart not loaded) says nothing of the
+	// repository.
+	return ctx.Err()
 }
 
 func nameOrRoot(key string) string {

@@ -220,6 +220,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		Values:      values,
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
+		Limits:      b.opts.RenderLimits,
 	}
 	renders := b.opts.Renders
 	key, keyErr := renderKey(lc, ropts)
@@ -230,6 +231,9 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		return render.Render(ctx, lc.chart, ropts)
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the build is cancelled: no finding
+		}
 		field := "spec.values"
 		if !errors.Is(err, render.ErrInvalidValues) {
 			field = ""

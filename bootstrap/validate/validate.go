@@ -75,6 +75,10 @@ func (c *Checker) Validate(ctx context.Context, repoRoot string, envs []string, 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// Checks stopped by a cancellation report what they did not finish.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, fs := range results {
 		r.Findings = append(r.Findings, fs...)
 	}

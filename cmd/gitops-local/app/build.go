@@ -19,6 +19,7 @@ type buildOptions struct {
 	offline    bool
 	chartCache string
 	vars       map[string]string
+	render     renderFlags
 }
 
 const buildLong = `Print every object an environment deploys, as Flux would produce them.
@@ -72,12 +73,17 @@ func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 	f.BoolVar(&opts.offline, "offline", false, "never touch the network: charts come from the chart cache only")
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory (default <user cache dir>/gitops-local/charts)")
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
+	opts.render.register(f)
 	return cmd
 }
 
 func (o *buildOptions) run(cmd *cobra.Command, streams Streams, env string) error {
 	batchGC()
 	ctx := cmd.Context()
+	limits, err := o.render.limits()
+	if err != nil {
+		return err
+	}
 	root, err := gitops.FindRepoRoot(o.repo)
 	if err != nil {
 		return err
@@ -93,7 +99,7 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, env string) erro
 	if err != nil {
 		return err
 	}
-	e, err := gitops.Build(ctx, root, env, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars})
+	e, err := gitops.Build(ctx, root, env, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, RenderLimits: limits})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", env, err)
 	}

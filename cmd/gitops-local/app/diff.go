@@ -17,6 +17,7 @@ type diffOptions struct {
 	base       string
 	chartCache string
 	vars       map[string]string
+	render     renderFlags
 }
 
 const diffLong = `Compare what two environments deploy, object by object, charts rendered:
@@ -61,11 +62,16 @@ func newDiffCmd(streams Streams, global *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.base, "base", "", "git ref to compare the environment with (a branch, tag or commit)")
 	cmd.Flags().StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
 	cmd.Flags().StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environments' cluster-vars.env (repeatable)")
+	opts.render.register(cmd.Flags())
 	return cmd
 }
 
 func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (err error) {
 	batchGC()
+	limits, err := o.render.limits()
+	if err != nil {
+		return err
+	}
 	root, err := findRepoRoot(ctx, o.repo)
 	if err != nil {
 		return err
@@ -94,7 +100,7 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	}
 	var built [2]*gitops.Environment
 	for i, s := range []side{a, b} {
-		env, err := gitops.Build(ctx, s.repo, s.env, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars})
+		env, err := gitops.Build(ctx, s.repo, s.env, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, RenderLimits: limits})
 		if err != nil {
 			return fmt.Errorf("building %s: %w", s.label, err)
 		}

@@ -23,6 +23,7 @@ type upOptions struct {
 	repo    string
 	timeout time.Duration
 	offline bool
+	render  renderFlags
 	// The app image (up on k3d only).
 	appSrc    string
 	image     string
@@ -119,6 +120,7 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	o.cluster.existingFlags(f)
 	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for everything to be Ready")
 	f.BoolVar(&o.offline, "offline", false, "never pull charts: use only the local chart cache")
+	o.render.register(f)
 }
 
 // run is sync: one round on the cluster up has prepared.
@@ -159,7 +161,8 @@ func (o *upOptions) checkFlags() error {
 	if o.timeout <= 0 {
 		return fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
 	}
-	return nil
+	_, err := o.render.limits()
+	return err
 }
 
 // options are up's options for the repository at root and cluster c.
@@ -176,7 +179,12 @@ func (o *upOptions) options(root string, c *cluster.Cluster) (up.Options, error)
 	if err != nil {
 		return up.Options{}, err
 	}
+	limits, err := o.render.limits()
+	if err != nil {
+		return up.Options{}, err
+	}
 	return up.Options{
+		RenderLimits: limits,
 		RepoRoot:     root,
 		Config:       cfg,
 		RegistryPush: c.RegistryPush,

@@ -17,6 +17,7 @@ type validateOptions struct {
 	repo       string
 	chartCache string
 	vars       map[string]string
+	render     renderFlags
 }
 
 const validateLong = `Build each environment as 'gitops-local build' does, offline, and check
@@ -55,11 +56,16 @@ func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 	f.StringVar(&opts.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree, else the current directory)")
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
+	opts.render.register(f)
 	return cmd
 }
 
 func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string) error {
 	batchGC()
+	limits, err := o.render.limits()
+	if err != nil {
+		return err
+	}
 	root, err := findRepoRoot(cmd.Context(), o.repo)
 	if err != nil {
 		return err
@@ -72,7 +78,7 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	report, err := checker.Validate(cmd.Context(), root, envs, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars})
+	report, err := checker.Validate(cmd.Context(), root, envs, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, RenderLimits: limits})
 	if err != nil {
 		return fmt.Errorf("validating %s: %w", root, err)
 	}
