@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -136,3 +137,6 @@ func restConfig(path string) (*rest.Config, error) {
 	}
 	return cfg, nil
 }
+
+// requestTimeout bounds each request to a cluster's API server.
+const requestTimeout = 30 * time.Second
