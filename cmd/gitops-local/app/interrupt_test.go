@@ -165,9 +165,6 @@ func waitExit(t *testing.T, cmd *exec.Cmd) int {
 }
 
 func TestInterruptStopsValidate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping the test that runs gitops-local in a process")
-	}
 	cmd, out, errOut, tmp := startValidate(t)
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
@@ -185,9 +182,6 @@ func TestInterruptStopsValidate(t *testing.T) {
 }
 
 func TestSecondInterruptQuitsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: skipping the test that runs gitops-local in a process")
-	}
 	cmd, _, errOut, tmp := startValidate(t)
 	// SIGTERM then SIGINT: either signal counts, and the second does not
 	// wait for the command to stop.
