@@ -137,3 +137,24 @@ func TestSyncStopsAtTimeoutAgainstSilentServer(t *testing.T) {
 		t.Errorf("the error should name the 2s deadline and the registry %s:\n%s", registry, r.stderr)
 	}
 }
+
+// Ctrl-C ends status against a server that never answers, API discovery
+// included.
+func TestStatusInterruptedAgainstSilentServer(t *testing.T) {
+	kc := silentKubeconfig(t, silentServer(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, cancel)
+	done := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() {
+		done <- Run(ctx, Streams{In: strings.NewReader(""), Out: io.Discard, ErrOut: &errOut}, []string{"status", "--kubeconfig", kc}, func(string) (string, bool) { return "", false })
+	}()
+	select {
+	case code := <-done:
+		if code != ExitInterrupted {
+			t.Errorf("exit %d, want %d\nstderr:\n%s", code, ExitInterrupted, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("status did not stop when interrupted")
+	}
+}
