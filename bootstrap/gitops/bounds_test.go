@@ -3,6 +3,7 @@ package gitops
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -94,5 +95,30 @@ func TestCancelledBuildIsNoResult(t *testing.T) {
 	}
 	for _, d := range left {
 		t.Errorf("left behind in the temporary directory: %s", d.Name())
+	}
+}
+
+// A render stopped by its limits is met once per run: the builds that share
+// the render get its failure without waiting for it again, and the next run
+// tries again.
+func TestRenderCacheRemembersLimitFailuresForTheRun(t *testing.T) {
+	c := NewRenderCache()
+	ctx := context.Background()
+	tried := 0
+	stopped := fmt.Errorf("render chart %q: %w", "loop", render.ErrLimit)
+	fn := func() (*render.Result, error) { tried++; return nil, stopped }
+	for i := 0; i < 3; i++ {
+		if _, _, err := c.render(ctx, "k", fn); !errors.Is(err, render.ErrLimit) {
+			t.Fatalf("render %d: want the limit error, got %v", i, err)
+		}
+	}
+	if tried != 1 {
+		t.Errorf("the render ran %d times in one run, want once", tried)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.render(ctx, "k", fn); !errors.Is(err, render.ErrLimit) || tried != 2 {
+		t.Errorf("next run: err %v after %d renders; want the render tried again", err, tried)
 	}
 }

@@ -62,14 +62,11 @@ func Main() int {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
-		if _, ok := <-sigs; !ok {
-			return
-		}
+		<-sigs
 		cancel()
 		fmt.Fprintln(os.Stderr, "interrupted: stopping (interrupt again to quit at once)")
-		if _, ok := <-sigs; ok {
-			os.Exit(ExitInterrupted)
-		}
+		<-sigs
+		os.Exit(ExitInterrupted)
 	}()
 	streams := Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	return Run(ctx, streams, os.Args[1:], os.LookupEnv)
