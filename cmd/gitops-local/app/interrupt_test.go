@@ -25,9 +25,19 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// loopTemplate renders for hours without allocating much.
+const loopTemplate = `{{ range until 100000 }}{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}{{ end }}`
+
 // hostileRepo writes a repository whose one HelmRelease renders a chart
 // whose template never ends.
 func hostileRepo(t *testing.T) string {
+	t.Helper()
+	return hostileRepoWith(t, loopTemplate)
+}
+
+// hostileRepoWith writes a repository whose one HelmRelease, team/loop,
+// renders a chart with the one template tpl.
+func hostileRepoWith(t *testing.T, tpl string) string {
 	t.Helper()
 	root := t.TempDir()
 	files := map[string]string{
@@ -56,7 +66,7 @@ spec:
     name: loop
 `,
 		"charts/loop/Chart.yaml":          "apiVersion: v2\nname: loop\nversion: 0.1.0\n",
-		"charts/loop/templates/loop.yaml": `{{ range until 100000 }}{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}{{ end }}`,
+		"charts/loop/templates/loop.yaml": tpl,
 	}
 	for name, body := range files {
 		p := filepath.Join(root, filepath.FromSlash(name))

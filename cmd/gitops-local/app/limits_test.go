@@ -25,6 +25,22 @@ func TestValidateReportsRenderTimeout(t *testing.T) {
 	}
 }
 
+// A chart writing gigabytes is a finding on its HelmRelease; validate
+// finishes as usual and removes its working copy.
+func TestValidateReportsRenderPastMemory(t *testing.T) {
+	root := hostileRepoWith(t, `{{ $s := repeat 1048576 "x" }}{{ range until 102400 }}{{ $s }}{{ end }}`)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	r := runBounded(t, map[string]string{"GITOPS_LOCAL_CHART_CACHE": t.TempDir()}, time.Minute, "validate", "--repo", root)
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, ExitFindings, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "HelmRelease/team/loop: chart loop 0.1.0 does not render") || !strings.Contains(r.stdout, "of memory") {
+		t.Errorf("no finding on HelmRelease/team/loop saying it used too much memory:\n%s", r.stdout)
+	}
+	assertEmptyDir(t, tmp)
+}
+
 func TestRenderTimeoutMustBePositive(t *testing.T) {
 	for _, args := range [][]string{{"validate"}, {"build", "local"}, {"diff", "local", "staging"}, {"sync"}, {"up"}} {
 		r := run(t, nil, append(args, "--repo", repoRoot, "--render-timeout", "0s")...)
