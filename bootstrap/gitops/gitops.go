@@ -31,6 +31,7 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/render"
 )
 
 // Names every environment shares; see overlays/README.md.
@@ -76,6 +77,10 @@ type Options struct {
 	// ConfigMaps and Secrets post-build substitution reads, and objects
 	// references may name. A malformed file is an error.
 	Fixtures string
+	// RenderLimits bound each chart render in time, output and memory
+	// (zero fields take render's defaults); a render past them is a
+	// finding naming its HelmRelease.
+	RenderLimits render.Limits
 }
 
 // Environment is everything an environment deploys.
@@ -446,7 +451,10 @@ func (b *builder) run(ctx context.Context) error {
 	}
 	b.checkKustomizationRefs()
 	b.expandHelmReleases(ctx)
-	return nil
+	// A cancelled build is no result: what it met after the cancellation
+	// (a render stopped half-way, a chart not loaded) says nothing of the
+	// repository.
+	return ctx.Err()
 }
 
 // walk builds the root Kustomization and follows every Flux Kustomization

@@ -170,6 +170,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
 		APIVersions: apiVersions,
+		Limits:      b.opts.RenderLimits,
 	}
 	res, sources, err := b.renderChart(ctx, lc, ropts)
 	if err == nil && len(res.CRDs) > 0 {
@@ -191,6 +192,9 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		}
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the build is cancelled: no finding
+		}
 		field := "spec.values"
 		if !errors.Is(err, render.ErrInvalidValues) {
 			field = ""

@@ -53,6 +53,7 @@ func (c *RenderCache) Close() error {
 	if c == nil {
 		return nil
 	}
+	c.forgetLimitFailures()
 	c.trees.mu.Lock()
 	defer c.trees.mu.Unlock()
 	var errs []error
@@ -72,8 +73,27 @@ func (c *RenderCache) Close() error {
 	return errors.Join(errs...)
 }
 
+// forgetLimitFailures drops the renders stopped by their limits, so that
+// the next run tries them again (the time a render takes depends on the
+// machine's load too).
+func (c *RenderCache) forgetLimitFailures() {
+	c.renders.mu.Lock()
+	defer c.renders.mu.Unlock()
+	for key, call := range c.renders.m {
+		select {
+		case <-call.done:
+			if call.err == nil && call.v.err != nil {
+				delete(c.renders.m, key)
+			}
+		default:
+		}
+	}
+}
+
 // renderEntry is a cached render and what is derived from its manifest.
 type renderEntry struct {
+	// err is set, and nothing else, for a render stopped by its limits.
+	err error
 	res *render.Result
 	// sources is resultSources(res); read-only once stored.
 	sources map[string]string
@@ -98,8 +118,11 @@ func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 
 // render returns the render of key, calling fn for it unless another build
 // has rendered it or is rendering it (then it waits for that one). A failed
-// render is not remembered: each caller meets the failure itself. The result
-// is the caller's own (the render, or a deep copy of it), which it may change.
+// render is not remembered: each caller meets the failure itself; except a
+// render stopped by its limits (render.ErrLimit), which would take as long
+// again for each build waiting on it: that failure is remembered until
+// Close, the end of the run. The result is the caller's own (the render, or
+// a deep copy of it), which it may change.
 func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render.Result, error)) (*render.Result, map[string]string, error) {
 	if c == nil {
 		res, err := fn()
@@ -113,6 +136,9 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 	var own *render.Result
 	e, err := c.renders.do(ctx, key, func() (*renderEntry, error) {
 		res, err := fn()
+		if errors.Is(err, render.ErrLimit) {
+			return &renderEntry{err: err}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -121,6 +147,9 @@ func (c *RenderCache) render(ctx context.Context, key string, fn func() (*render
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if e.err != nil {
+		return nil, nil, e.err
 	}
 	if own != nil {
 		return own, e.sources, nil

@@ -7,11 +7,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +24,7 @@ import (
 
 	"github.com/fluxcd/pkg/oci"
 	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -49,10 +53,13 @@ type Artifact struct {
 // Publisher pushes artifacts to one registry.
 type Publisher struct {
 	registry string
-	insecure bool
-	opts     []crane.Option
-	client   *oci.Client
-	now      func() time.Time
+	// dialTimeout bounds each connection and TLS handshake, answerTimeout
+	// the wait for each of the registry's answers.
+	dialTimeout, answerTimeout time.Duration
+	insecure                   bool
+	opts                       []crane.Option
+	client                     *oci.Client
+	now                        func() time.Time
 }
 
 // Option configures a Publisher.
@@ -68,13 +75,37 @@ func New(registry string, options ...Option) (*Publisher, error) {
 	if registry == "" || strings.Contains(registry, "://") {
 		return nil, fmt.Errorf("invalid registry address %q: want host:port", registry)
 	}
-	p := &Publisher{registry: registry, now: time.Now}
+	p := &Publisher{registry: registry, now: time.Now, dialTimeout: dialTimeout, answerTimeout: answerTimeout}
 	p.opts = oci.DefaultOptions()
 	for _, o := range options {
 		o(p)
 	}
+	p.opts = append(p.opts, crane.WithTransport(registryTransport(p.insecure, p.dialTimeout, p.answerTimeout)))
 	p.client = oci.NewClient(p.opts)
 	return p, nil
+}
+
+// Bounds of each exchange with the registry: a registry that accepts a
+// connection and never answers fails the request instead of hanging it
+// (crane retries a timed-out request twice). A whole push is bounded by
+// its context.
+const (
+	dialTimeout   = 10 * time.Second
+	answerTimeout = 30 * time.Second
+)
+
+// registryTransport is the HTTP transport to the registry: crane's default
+// with every wait bounded. Insecure also accepts an untrusted certificate,
+// as crane.Insecure does without a transport of its own.
+func registryTransport(insecure bool, dial, answer time.Duration) *http.Transport {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext
+	t.TLSHandshakeTimeout = dial
+	t.ResponseHeaderTimeout = answer
+	if insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // a local registry, asked for with WithInsecure
+	}
+	return t
 }
 
 // Tree pushes manifest.PublishedDirs of repoRoot as the artifact

@@ -1,9 +1,3 @@
-// Package render loads Helm charts and renders them client-side with the
-// Helm v4 SDK, the way helm-controller installs them, without contacting a
-// cluster or the network. It also runs Helm's linter on chart directories.
-//
-// The CLI uses it to check the charts it ships and to expand Flux
-// HelmReleases offline.
 package render
 
 import (
@@ -59,6 +53,8 @@ type Options struct {
 	// APIVersions are extra API versions seen by templates
 	// (.Capabilities.APIVersions), such as "monitoring.coreos.com/v1".
 	APIVersions []string
+	// Limits bound the render in time, output and memory.
+	Limits Limits
 }
 
 // Result is a rendered release.
@@ -123,8 +119,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	if opts.KubeVersion == "" {
 		opts.KubeVersion = DefaultKubeVersion
 	}
-	kubeVersion, err := common.ParseKubeVersion(opts.KubeVersion)
-	if err != nil {
+	if _, err := common.ParseKubeVersion(opts.KubeVersion); err != nil {
 		return nil, fmt.Errorf("render chart %q: kube version %q: %w", name, opts.KubeVersion, err)
 	}
 	values := opts.Values
@@ -136,22 +131,49 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 		return nil, err
 	}
 
+	res, err := renderIsolated(ctx, ch, opts)
+	if err != nil {
+		return nil, fmt.Errorf("render chart %q: %w", name, err)
+	}
+	return res, nil
+}
+
+// renderTemplates is Render after the values are validated: it runs in the
+// render process (see child.go). A render whose manifests exceed
+// maxManifestBytes fails.
+func renderTemplates(ctx context.Context, ch *chart.Chart, opts Options, maxManifestBytes int64) (*Result, error) {
+	kubeVersion, err := common.ParseKubeVersion(opts.KubeVersion)
+	if err != nil {
+		return nil, fmt.Errorf("kube version %q: %w", opts.KubeVersion, err)
+	}
+	values := opts.Values
+	if values == nil {
+		values = map[string]any{}
+	}
+
 	// Install drops disabled subcharts from the chart it is given: render a
 	// copy, whose remaining subcharts also decide which CRDs are included.
 	rel, ok := renderDirect(cloneChart(ch), values, opts, kubeVersion)
 	if !ok {
 		if rel, err = renderInstall(ctx, cloneChart(ch), values, opts, kubeVersion); err != nil {
-			return nil, fmt.Errorf("render chart %q: %w", name, err)
+			return nil, err
 		}
 	}
 	rendered := rel.chart
+	size := int64(len(rel.manifest) + len(rel.notes))
+	for _, h := range rel.hooks {
+		size += int64(len(h.Manifest))
+	}
+	if size > maxManifestBytes {
+		return nil, sizeError(Limits{MaxManifestBytes: maxManifestBytes}, size)
+	}
 
 	res := &Result{Manifest: rel.manifest, Notes: rel.notes, Objects: rel.objects}
 	var hookManifest strings.Builder
 	for _, h := range rel.hooks {
 		objs, err := decodeManifest(h.Manifest)
 		if err != nil {
-			return nil, fmt.Errorf("render chart %q: hook %s: %w", name, h.Path, err)
+			return nil, fmt.Errorf("hook %s: %w", h.Path, err)
 		}
 		if isTestHook(h) {
 			res.TestHooks = append(res.TestHooks, objs...)
@@ -167,7 +189,7 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 		for _, crd := range rendered.CRDObjects() {
 			objs, err := decodeManifest(string(crd.File.Data))
 			if err != nil {
-				return nil, fmt.Errorf("render chart %q: crd file %s: %w", name, crd.Filename, err)
+				return nil, fmt.Errorf("crd file %s: %w", crd.Filename, err)
 			}
 			res.CRDs = append(res.CRDs, objs...)
 			fmt.Fprintf(&crdManifest, "---\n# Source: %s\n%s\n", crd.Filename, bytes.TrimSpace(crd.File.Data))

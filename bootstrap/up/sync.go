@@ -170,7 +170,7 @@ func (r *Runner) validate(ctx context.Context) error {
 	}
 	r.opts.Log.Debugf("validating %s", strings.Join(todo, ", "))
 
-	report, err := checker.Validate(ctx, r.opts.RepoRoot, todo, gitops.Options{Offline: true, ChartCache: r.opts.Charts, Renders: mem.rendersOf(in.charts)})
+	report, err := checker.Validate(ctx, r.opts.RepoRoot, todo, gitops.Options{Offline: true, ChartCache: r.opts.Charts, Renders: mem.rendersOf(in.charts), RenderLimits: r.opts.RenderLimits})
 	if err != nil {
 		return err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/publish"
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
+	"github.com/leynos/gitops-local/bootstrap/render"
 	"github.com/leynos/gitops-local/bootstrap/secrets"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
@@ -66,6 +67,8 @@ type Options struct {
 	Charts *chartcache.Cache
 	// Timeout bounds the wait for the whole chain.
 	Timeout time.Duration
+	// RenderLimits bound each chart render of the validation.
+	RenderLimits render.Limits
 	// URL is the preview's address (http://127.0.0.1:<port>/); empty when
 	// the cluster's ingress is not reachable from here.
 	URL string

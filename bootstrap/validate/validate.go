@@ -87,6 +87,10 @@ func (c *Checker) ValidateTargets(ctx context.Context, repoRoot string, targets 
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
+	// Checks stopped by a cancellation report what they did not finish.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	for _, fs := range results {
 		r.Findings = append(r.Findings, fs...)
 	}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -354,6 +355,50 @@ func (p *Provider) Get(ctx context.Context) (*cluster.Cluster, error) {
 		return nil, err
 	}
 	return p.describe(c)
+}
+
+// Describe says what Delete would remove, "" when nothing is there. It
+// finds the cluster by name only, so that a cluster up could not use (no
+// port for its ingress, no registry, stopped, its kubeconfig gone) is
+// still described, with what is wrong with it, and can be deleted.
+func (p *Provider) Describe(ctx context.Context) (string, error) {
+	if err := p.eng.Ping(ctx); err != nil {
+		return "", err
+	}
+	_, statErr := os.Stat(p.Kubeconfig())
+	hasKubeconfig := statErr == nil
+	c, err := p.eng.Get(ctx, p.opts.Name)
+	switch {
+	case errors.Is(err, cluster.ErrNotFound):
+		if hasKubeconfig {
+			return fmt.Sprintf("the kubeconfig %s left from k3d cluster %q", p.Kubeconfig(), p.opts.Name), nil
+		}
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	var problems []string
+	if !running(c) {
+		problems = append(problems, "stopped")
+	}
+	if _, err := ingressHostPort(c); err != nil {
+		problems = append(problems, "no loopback port for its ingress")
+	}
+	what := fmt.Sprintf("k3d cluster %q", c.Name)
+	if len(problems) > 0 {
+		what += " (" + strings.Join(problems, ", ") + ")"
+	}
+	if reg := registryNode(c); reg == nil {
+		what += " without a registry"
+	} else if push, _, err := registryAddresses(reg); err == nil {
+		what += fmt.Sprintf(" with its registry (%s)", push)
+	} else {
+		what += fmt.Sprintf(" with its registry %s", reg.Name)
+	}
+	if hasKubeconfig {
+		what += " and kubeconfig " + p.Kubeconfig()
+	}
+	return what, nil
 }
 
 // Delete deletes the cluster with its registry and its kubeconfig. A

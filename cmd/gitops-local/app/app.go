@@ -26,6 +26,9 @@ const (
 	// ExitFailure means the command could not do its job (bad flags, bad
 	// input, an unreachable cluster, ...).
 	ExitFailure = 2
+	// ExitInterrupted means the command was stopped by Ctrl-C (SIGINT) or
+	// SIGTERM before it finished: 128 + SIGINT, as shells report it.
+	ExitInterrupted = 130
 )
 
 // Streams are the standard streams a command reads and writes: data goes to
@@ -51,9 +54,23 @@ func Findings(err error) error { return &ExitError{Code: ExitFindings, Err: err}
 // Main runs the command line with the process's arguments, environment and
 // streams, and returns the exit code. It is the only place the outcome of a
 // command is turned into an exit status.
+//
+// The first Ctrl-C (SIGINT) or SIGTERM cancels the command's context: the
+// command stops, removes what it created in the temporary directory and
+// exits with ExitInterrupted. A second one exits at once.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		<-sigs
+		cancel()
+		fmt.Fprintln(os.Stderr, "interrupted: stopping (interrupt again to quit at once)")
+		<-sigs
+		os.Exit(ExitInterrupted)
+	}()
 	streams := Streams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	// Libraries' own log lines (kustomize's warnings, Helm's slog messages
 	// through the default logger) quote repository paths too.
@@ -72,7 +89,15 @@ func Run(ctx context.Context, streams Streams, args []string, lookupEnv func(str
 	streams.ErrOut = progress.EscapeWriter(streams.ErrOut)
 	root := newRootCmd(streams, lookupEnv)
 	root.SetArgs(args)
-	return exitCode(streams.ErrOut, root.ExecuteContext(ctx))
+	err := root.ExecuteContext(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Whatever failed after the interruption failed because of it:
+		// the command's own error would blame the repository or the
+		// cluster.
+		fmt.Fprintln(streams.ErrOut, "✗ interrupted")
+		return ExitInterrupted
+	}
+	return exitCode(streams.ErrOut, err)
 }
 
 // exitCode prints err once on w, unless the command already reported it, and

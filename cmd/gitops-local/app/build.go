@@ -21,6 +21,7 @@ type buildOptions struct {
 	chartCache string
 	vars       map[string]string
 	fixtures   string
+	render     renderFlags
 }
 
 const buildLong = `Print every object an environment deploys, as Flux would produce them.
@@ -91,6 +92,7 @@ func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 	f.StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory (default <user cache dir>/gitops-local/charts)")
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
 	f.StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
+	opts.render.register(f)
 	return cmd
 }
 
@@ -103,6 +105,10 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) e
 	}
 	target := targets[0]
 	sources, err := o.target.sourceMap()
+	if err != nil {
+		return err
+	}
+	limits, err := o.render.limits()
 	if err != nil {
 		return err
 	}
@@ -121,7 +127,7 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) e
 	if err != nil {
 		return err
 	}
-	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures})
+	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", target.Name(), err)
 	}

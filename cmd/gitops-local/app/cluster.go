@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/pflag"
 	"k8s.io/client-go/rest"
@@ -126,11 +127,15 @@ func userKubeconfig(lookupEnv func(string) (string, bool)) string {
 
 // clusterConfig finds the cluster a read-only command (status, logs) looks
 // at and reads its kubeconfig: --kubeconfig, else the k3d cluster
-// --cluster's own, and then that cluster is returned too.
+// --cluster's own, and then that cluster is returned too. Every request
+// made with the configuration ends with ctx.
 func clusterConfig(ctx context.Context, global *globalOptions) (*rest.Config, *cluster.Cluster, error) {
 	if global.kubeconfig != "" {
 		cfg, err := restConfig(global.kubeconfig)
-		return cfg, nil, err
+		if err != nil {
+			return nil, nil, err
+		}
+		return cluster.BindContext(ctx, cfg), nil, nil
 	}
 	p, err := newK3d(global, k3d.Options{Log: progress.Discard})
 	if err != nil {
@@ -147,7 +152,8 @@ func clusterConfig(ctx context.Context, global *globalOptions) (*rest.Config, *c
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, c, nil
+	// Ctrl-C ends every request, those of API discovery included.
+	return cluster.BindContext(ctx, cfg), c, nil
 }
 
 // restConfig reads the kubeconfig at path.
@@ -158,3 +164,6 @@ func restConfig(path string) (*rest.Config, error) {
 	}
 	return cfg, nil
 }
+
+// requestTimeout bounds each request to a cluster's API server.
+const requestTimeout = 30 * time.Second

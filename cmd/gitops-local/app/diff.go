@@ -28,6 +28,7 @@ type diffOptions struct {
 	chartCache string
 	vars       map[string]string
 	fixtures   string
+	render     renderFlags
 }
 
 const diffLong = `Compare what two environments deploy, object by object, charts rendered:
@@ -85,6 +86,7 @@ func newDiffCmd(streams Streams, global *globalOptions) *cobra.Command {
 	cmd.Flags().StringVar(&opts.chartCache, "chart-cache", "", "chart cache directory, read offline (default <user cache dir>/gitops-local/charts)")
 	cmd.Flags().StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environments' cluster-vars.env (repeatable)")
 	cmd.Flags().StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
+	opts.render.register(cmd.Flags())
 	return cmd
 }
 
@@ -95,6 +97,10 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 		return err
 	}
 	sources, err := o.target.sourceMap()
+	if err != nil {
+		return err
+	}
+	limits, err := o.render.limits()
 	if err != nil {
 		return err
 	}
@@ -134,7 +140,7 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	}
 	var built [2]*gitops.Environment
 	for i, s := range []side{a, b} {
-		env, err := gitops.BuildTarget(ctx, s.repo, s.target, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures})
+		env, err := gitops.BuildTarget(ctx, s.repo, s.target, gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits})
 		if err != nil {
 			return fmt.Errorf("building %s: %w", s.label, err)
 		}

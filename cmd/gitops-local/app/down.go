@@ -16,11 +16,11 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
 )
 
-// downProvider is what down needs of the k3d provider.
+// downProvider is what down needs of the k3d provider: what it would
+// delete, however broken the cluster, and deleting it.
 type downProvider interface {
-	Get(ctx context.Context) (*cluster.Cluster, error)
+	Describe(ctx context.Context) (string, error)
 	Delete(ctx context.Context) (cluster.Removed, error)
-	Kubeconfig() string
 }
 
 // newDownProvider returns the k3d provider of --cluster. Tests replace it:
@@ -69,7 +69,7 @@ func (o *downOptions) run(cmd *cobra.Command, streams Streams) error {
 		return err
 	}
 	// Say exactly what would go before asking.
-	what, err := o.describe(ctx, p)
+	what, err := p.Describe(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,21 +107,6 @@ func (o *downOptions) run(cmd *cobra.Command, streams Streams) error {
 		fmt.Fprintf(streams.ErrOut, "✔ removed context %s\n", removed.Context)
 	}
 	return o.print(streams, removed)
-}
-
-// describe names what down would delete, "" when nothing is there.
-func (o *downOptions) describe(ctx context.Context, p downProvider) (string, error) {
-	c, err := p.Get(ctx)
-	switch {
-	case err == nil:
-		return fmt.Sprintf("k3d cluster %q with its registry (%s) and kubeconfig %s", c.Name, c.RegistryPush, c.Kubeconfig), nil
-	case !errors.Is(err, cluster.ErrNotFound):
-		return "", err
-	}
-	if _, statErr := os.Stat(p.Kubeconfig()); statErr == nil {
-		return fmt.Sprintf("the kubeconfig %s left from k3d cluster %q", p.Kubeconfig(), o.global.cluster), nil
-	}
-	return "", nil
 }
 
 // print writes what was removed with -o json.

@@ -65,13 +65,18 @@ type fakeDown struct {
 	exists  bool
 	deleted bool
 	kc      string
+	// what is the cluster's description; a healthy cluster's by default.
+	what string
 }
 
-func (f *fakeDown) Get(context.Context) (*cluster.Cluster, error) {
+func (f *fakeDown) Describe(context.Context) (string, error) {
 	if !f.exists {
-		return nil, fmt.Errorf("k3d cluster: %w", cluster.ErrNotFound)
+		return "", nil
 	}
-	return &cluster.Cluster{Name: "dev", Provider: "k3d", RegistryPush: "127.0.0.1:5055", Kubeconfig: f.kc}, nil
+	if f.what != "" {
+		return f.what, nil
+	}
+	return fmt.Sprintf("k3d cluster %q with its registry (127.0.0.1:5055) and kubeconfig %s", "dev", f.kc), nil
 }
 
 func (f *fakeDown) Delete(context.Context) (cluster.Removed, error) {
@@ -79,8 +84,6 @@ func (f *fakeDown) Delete(context.Context) (cluster.Removed, error) {
 	f.exists = false
 	return cluster.Removed{Cluster: "dev", Nodes: []string{"k3d-dev-server-0", "k3d-dev-serverlb"}, Registry: "k3d-dev-registry", Kubeconfig: f.kc}, nil
 }
-
-func (f *fakeDown) Kubeconfig() string { return f.kc }
 
 func withFakeDown(t *testing.T, f *fakeDown, terminal bool) {
 	t.Helper()
@@ -102,6 +105,7 @@ func TestDown(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		exists      bool
+		what        string
 		terminal    bool
 		stdin       string
 		args        []string
@@ -117,12 +121,15 @@ func TestDown(t *testing.T) {
 			wantStderr: []string{`Delete k3d cluster "dev" with its registry (127.0.0.1:5055) and kubeconfig /state/dev/kubeconfig? [y/N]`, "nothing was deleted"}},
 		{name: "terminal, just Enter", exists: true, terminal: true, stdin: "\n", args: []string{"down"}, wantCode: ExitFindings},
 		{name: "terminal, answered yes", exists: true, terminal: true, stdin: "yes\n", args: []string{"down"}, wantCode: ExitOK, wantDeleted: true},
+		{name: "broken cluster, confirmed", exists: true, what: `k3d cluster "dev" (stopped, no loopback port for its ingress) without a registry`,
+			terminal: true, stdin: "y\n", args: []string{"down"}, wantCode: ExitOK, wantDeleted: true,
+			wantStderr: []string{`Delete k3d cluster "dev" (stopped, no loopback port for its ingress) without a registry? [y/N]`, "deleted k3d cluster dev"}},
 		{name: "missing cluster", args: []string{"down"}, wantCode: ExitOK, wantStderr: []string{`k3d cluster "dev" does not exist: nothing to delete`}},
 		{name: "existing cluster is never deleted", exists: true, args: []string{"down", "--yes", "--kubeconfig", "/k/config"}, wantCode: ExitFailure,
 			wantStderr: []string{"was not created by gitops-local"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &fakeDown{exists: tc.exists, kc: "/state/dev/kubeconfig"}
+			f := &fakeDown{exists: tc.exists, kc: "/state/dev/kubeconfig", what: tc.what}
 			withFakeDown(t, f, tc.terminal)
 			r := runIn(t, tc.stdin, append(tc.args, "--cluster", "dev")...)
 			if r.code != tc.wantCode {

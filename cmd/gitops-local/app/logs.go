@@ -84,6 +84,10 @@ func (o *logsOptions) run(cmd *cobra.Command, streams Streams) error {
 	if err != nil {
 		return err
 	}
+	if !o.follow {
+		// A followed stream lasts as long as asked; Ctrl-C ends it.
+		cfg.Timeout = requestTimeout
+	}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return fmt.Errorf("connecting to %s: %w", cfg.Host, err)

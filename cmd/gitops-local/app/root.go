@@ -38,7 +38,8 @@ GITOPS_LOCAL_CLUSTER=dev); a flag on the command line wins.
 Exit codes:
   0  success, nothing found
   1  findings or differences (validate, diff)
-  2  failure: bad input, bad flags, or an operation that could not complete`
+  2  failure: bad input, bad flags, or an operation that could not complete
+  130  interrupted (Ctrl-C or SIGTERM) before the command finished`
 
 func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.Command {
 	opts := &globalOptions{lookupEnv: lookupEnv}

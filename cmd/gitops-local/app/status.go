@@ -48,6 +48,7 @@ func (o *statusOptions) run(cmd *cobra.Command, streams Streams) error {
 	if err != nil {
 		return err
 	}
+	cfg.Timeout = requestTimeout
 	url := o.url
 	if url == "" && cl != nil {
 		url = cl.URL

@@ -24,6 +24,7 @@ type upOptions struct {
 	repo    string
 	timeout time.Duration
 	offline bool
+	render  renderFlags
 	// The app image (up on k3d only).
 	appSrc    string
 	image     string
@@ -118,17 +119,41 @@ func (o *upOptions) flags(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.repo, "repo", "", "root of the repository holding gitops/, overlays/ and charts/ (default: the enclosing git work tree)")
 	o.cluster.existingFlags(f)
-	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "how long to wait for everything to be Ready")
+	f.DurationVar(&o.timeout, "timeout", 10*time.Minute, "deadline for the whole command (each round of watch): every step, request and wait ends with it")
 	f.BoolVar(&o.offline, "offline", false, "never pull charts: use only the local chart cache")
+	o.render.register(f)
 }
 
 // run is sync: one round on the cluster up has prepared.
 func (o *upOptions) run(cmd *cobra.Command, streams Streams) error {
-	opts, err := o.prepare(cmd.Context())
-	if err != nil {
+	if err := o.checkFlags(); err != nil {
 		return err
 	}
-	return o.execute(cmd.Context(), streams, opts)
+	ctx, cancel := o.deadline(cmd.Context())
+	defer cancel()
+	opts, err := o.prepare(ctx)
+	if err != nil {
+		return o.timedOut(ctx, "sync", err)
+	}
+	return o.timedOut(ctx, "sync", o.execute(ctx, streams, opts))
+}
+
+// errTimeout is the cause of a context ended by --timeout.
+var errTimeout = errors.New("--timeout reached")
+
+// deadline bounds the whole of up or sync (each round of watch) by
+// --timeout: every request to the cluster and the registry ends with it.
+func (o *upOptions) deadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, o.timeout, errTimeout)
+}
+
+// timedOut says that err came from --timeout, when it did: the error of
+// the request the deadline stopped names the server, not the deadline.
+func (o *upOptions) timedOut(ctx context.Context, what string, err error) error {
+	if err != nil && errors.Is(context.Cause(ctx), errTimeout) {
+		return fmt.Errorf("%s did not finish within --timeout %s: %w", what, o.timeout, err)
+	}
+	return err
 }
 
 // prepare finds the cluster up has prepared (creating nothing) and reads
@@ -153,22 +178,31 @@ func (o *upOptions) prepare(ctx context.Context) (up.Options, error) {
 	if err != nil {
 		return up.Options{}, err
 	}
-	return o.options(root, c)
+	return o.options(ctx, root, c)
 }
 
 func (o *upOptions) checkFlags() error {
 	if o.timeout <= 0 {
 		return fmt.Errorf("invalid --timeout %s: must be positive", o.timeout)
 	}
-	return o.cluster.check()
+	if err := o.cluster.check(); err != nil {
+		return err
+	}
+	_, err := o.render.limits()
+	return err
 }
 
-// options are up's options for the repository at root and cluster c.
-func (o *upOptions) options(root string, c *cluster.Cluster) (up.Options, error) {
+// options are up's options for the repository at root and cluster c;
+// every request to the cluster ends with ctx.
+func (o *upOptions) options(ctx context.Context, root string, c *cluster.Cluster) (up.Options, error) {
 	cfg, err := restConfig(c.Kubeconfig)
 	if err != nil {
 		return up.Options{}, err
 	}
+	// Each request is bounded, whatever the deadline of the command: a
+	// watch cut by it is started again (reconcile.Watch).
+	cfg.Timeout = requestTimeout
+	cfg = cluster.BindContext(ctx, cfg)
 	dir, err := chartcache.DefaultDir(o.global.lookupEnv)
 	if err != nil {
 		return up.Options{}, err
@@ -177,7 +211,12 @@ func (o *upOptions) options(root string, c *cluster.Cluster) (up.Options, error)
 	if err != nil {
 		return up.Options{}, err
 	}
+	limits, err := o.render.limits()
+	if err != nil {
+		return up.Options{}, err
+	}
 	return up.Options{
+		RenderLimits: limits,
 		RepoRoot:     root,
 		Config:       cfg,
 		RegistryPush: c.RegistryPush,
@@ -195,6 +234,13 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 	if err := o.checkFlags(); err != nil {
 		return err
 	}
+	ctx, cancel := o.deadline(ctx)
+	defer cancel()
+	return o.timedOut(ctx, "up", o.up(ctx, streams))
+}
+
+// up is runUp within its deadline.
+func (o *upOptions) up(ctx context.Context, streams Streams) error {
 	rep := progress.New(streams.ErrOut, o.global.verbose)
 	p, err := o.cluster.provider(o.global, rep)
 	if err != nil {
@@ -245,7 +291,7 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 	if err != nil {
 		return o.report(streams, &upSummary{Cluster: c, Summary: &up.Summary{Steps: done}}, err)
 	}
-	opts, err := o.options(root, c)
+	opts, err := o.options(ctx, root, c)
 	if err != nil {
 		return err
 	}

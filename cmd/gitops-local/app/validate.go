@@ -18,6 +18,7 @@ type validateOptions struct {
 	chartCache string
 	vars       map[string]string
 	fixtures   string
+	render     renderFlags
 }
 
 const validateLong = `Build each environment as 'gitops-local build' does, offline, and check
@@ -73,6 +74,7 @@ func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts.target.addFlags(f)
 	f.StringToStringVar(&opts.vars, "var", nil, "substitution variable KEY=VALUE overriding the environment's cluster-vars.env (repeatable)")
 	f.StringVar(&opts.fixtures, "fixtures", "", "directory of YAML files holding objects that exist in the cluster but not in Git (ConfigMaps and Secrets for post-build substitution, objects references name)")
+	opts.render.register(f)
 	return cmd
 }
 
@@ -83,6 +85,10 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 		return err
 	}
 	sources, err := o.target.sourceMap()
+	if err != nil {
+		return err
+	}
+	limits, err := o.render.limits()
 	if err != nil {
 		return err
 	}
@@ -98,7 +104,7 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures}
+	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits}
 	var report *validate.Report
 	if len(targets) == 0 {
 		report, err = checker.Validate(cmd.Context(), root, nil, opts)

@@ -48,7 +48,9 @@ func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 				if len(changed) > 0 {
 					fmt.Fprintf(streams.ErrOut, "\nchanged: %s\n", strings.Join(changed, ", "))
 				}
-				return opts.execute(ctx, streams, uopts)
+				ctx, cancel := opts.deadline(ctx)
+				defer cancel()
+				return opts.timedOut(ctx, "the round", opts.execute(ctx, streams, uopts))
 			}
 			report := func(err error) { fmt.Fprintf(streams.ErrOut, "✗ %v\n", err) }
 			if err := round(ctx, nil); err != nil && ctx.Err() == nil {
