@@ -139,7 +139,7 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 		url, _, _ := unstructured.NestedString(src.Object, "spec", "url")
 		chartName := path.Base(url)
 		if lc, ok := b.localChart(chartName); ok {
-			return lc, true
+			return b.withSourceDigest(ctx, hr, field, lc)
 		}
 		tag, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "tag")
 		digest, _, _ := unstructured.NestedString(src.Object, "spec", "ref", "digest")
@@ -177,8 +177,13 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 		if ns == "" {
 			ns = hr.GetNamespace()
 		}
+		if k == "GitRepository" || k == "Bucket" {
+			files, _, _ := unstructured.NestedStringSlice(hr.Object, "spec", "chart", "spec", "valuesFiles")
+			ignore, _, _ := unstructured.NestedBool(hr.Object, "spec", "chart", "spec", "ignoreMissingValuesFiles")
+			return b.sourceChart(ctx, hr, SourceRef{Kind: k, Namespace: ns, Name: srcName}, name, files, ignore)
+		}
 		if k != "HelmRepository" {
-			b.hrFinding(hr, field+".sourceRef.kind", fmt.Sprintf("source kind %q is not supported by the offline build (use HelmRepository)", k))
+			b.hrFinding(hr, field+".sourceRef.kind", fmt.Sprintf("source kind %q is not one a HelmChart reads (HelmRepository, GitRepository, Bucket)", k))
 			return nil, false
 		}
 		src, ok := index["source.toolkit.fluxcd.io/HelmRepository/"+ns+"/"+srcName]
@@ -327,6 +332,12 @@ func (b *builder) localChart(name string) (*loadedChart, bool) {
 	if _, err := os.Stat(filepath.Join(full, "Chart.yaml")); err != nil {
 		return nil, false
 	}
+	return b.dirChart(full, dir)
+}
+
+// dirChart loads the chart folder full (dir as findings name it), once
+// per build; a chart that does not load is a finding.
+func (b *builder) dirChart(full, dir string) (*loadedChart, bool) {
 	if lc, ok := b.chart(full); ok {
 		return lc, true
 	}

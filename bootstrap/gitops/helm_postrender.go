@@ -8,8 +8,13 @@ import (
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/kustomize/api/builtins"
+	"sigs.k8s.io/kustomize/api/provider"
+	"sigs.k8s.io/kustomize/api/resmap"
 	kustypes "sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -93,18 +98,130 @@ func runPostRenderers(hr manifest.Object, objs []*unstructured.Unstructured) ([]
 	if err != nil {
 		return nil, err
 	}
-	common, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "labels")
-	annotations, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "annotations")
+	// spec.commonMetadata, then the origin labels, through kustomize's
+	// label and annotation transformers on a resource map, as
+	// helm-controller's CommonRenderer and OriginLabels do
+	// (internal/postrender transformer.go): the round trip through the
+	// resource map is part of what it applies (it drops an empty
+	// metadata.annotations, for one).
+	var transformers []resmap.Transformer
+	if labels, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "labels"); len(labels) > 0 {
+		transformers = append(transformers, labelTransformer(labels))
+	}
+	if annotations, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "annotations"); len(annotations) > 0 {
+		transformers = append(transformers, &builtins.AnnotationsTransformerPlugin{
+			Annotations: annotations,
+			FieldSpecs:  []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
+		})
+	}
+	transformers = append(transformers, labelTransformer(map[string]string{
+		"helm.toolkit.fluxcd.io/name":      hr.GetName(),
+		"helm.toolkit.fluxcd.io/namespace": hr.GetNamespace(),
+	}))
+	out, err := transformStream(objs, transformers...)
+	if err != nil {
+		return nil, err
+	}
+	return deannotate(out)
+}
+
+// postRenderFilename is the annotation Helm v4 sets on each document it
+// hands a post-renderer (pkg/action/action.go filenameAnnotation).
+const postRenderFilename = "postrenderer.helm.sh/postrender-filename"
+
+// deannotate does to post-rendered objects what Helm v4.2.4 does around
+// a post-renderer (pkg/action/action.go annotateAndMerge, then
+// splitAndDeannotate): it sets its filename annotation on every object and
+// clears it again with kyaml's ClearAnnotation, which drops the
+// metadata.annotations it leaves empty, even one the template wrote as {}.
+// (The post-renderers here do not read that annotation, so setting it
+// after them is the same.)
+func deannotate(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
 	for _, o := range objs {
-		if len(common) > 0 {
-			o.SetLabels(mergeStrings(o.GetLabels(), common))
+		n, err := kyaml.FromMap(o.Object)
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
 		}
-		if len(annotations) > 0 {
-			o.SetAnnotations(mergeStrings(o.GetAnnotations(), annotations))
+		if err := n.PipeE(kyaml.SetAnnotation(postRenderFilename, "x")); err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
 		}
-		setOriginLabels(hr, o)
+		if err := n.PipeE(kyaml.ClearAnnotation(postRenderFilename)); err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		// Written out as Helm writes it (kio.StringAll, which also drops a
+		// metadata.annotations left empty), and read back through JSON so
+		// that numbers stay int64 as elsewhere.
+		y, err := kio.StringAll([]*kyaml.RNode{n})
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		raw, err := sigsyaml.YAMLToJSON([]byte(y))
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			return nil, err
+		}
+		o.Object = u.Object
 	}
 	return objs, nil
+}
+
+// labelTransformer sets labels on metadata.labels only, as helm-controller's.
+func labelTransformer(labels map[string]string) resmap.Transformer {
+	return &builtins.LabelTransformerPlugin{
+		Labels:     labels,
+		FieldSpecs: []kustypes.FieldSpec{{Path: "metadata/labels", CreateIfNotPresent: true}},
+	}
+}
+
+// transformStream reads objs into a kustomize resource map, runs the
+// transformers on it and returns the objects it then holds.
+func transformStream(objs []*unstructured.Unstructured, transformers ...resmap.Transformer) ([]*unstructured.Unstructured, error) {
+	var stream bytes.Buffer
+	for _, o := range objs {
+		y, err := sigsyaml.Marshal(o.Object)
+		if err != nil {
+			return nil, err
+		}
+		stream.WriteString("---\n")
+		stream.Write(y)
+	}
+	// kustomize keeps global state: one run at a time (see secureBuild).
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	factory := resmap.NewFactory(provider.NewDefaultDepProvider().GetResourceFactory())
+	m, err := factory.NewResMapFromBytes(stream.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("post-render: %w", err)
+	}
+	for _, t := range transformers {
+		if err := t.Transform(m); err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+	}
+	// What Helm receives is the resource map as YAML (AsYaml).
+	y, err := m.AsYaml()
+	if err != nil {
+		return nil, fmt.Errorf("post-render: %w", err)
+	}
+	var out []*unstructured.Unstructured
+	for _, doc := range bytes.Split(y, []byte("\n---\n")) {
+		raw, err := sigsyaml.YAMLToJSON(doc)
+		if err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		if string(raw) == "null" {
+			continue
+		}
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(raw); err != nil {
+			return nil, fmt.Errorf("post-render: %w", err)
+		}
+		out = append(out, u)
+	}
+	return out, nil
 }
 
 // uniqueIDs fails as helm-controller's post-renderer does when two

@@ -34,6 +34,7 @@ import (
 type RenderCache struct {
 	renders flight[*renderEntry]
 	charts  flight[*loadedChart]
+	digests flight[string]    // the OCI digest of a repository chart, by its files' digest
 	trees   flight[*workTree] // by what they copy (see builder.newTree)
 
 	crdMu sync.Mutex

@@ -236,3 +236,30 @@ func TestBuildPathGeneratesExternalArtifacts(t *testing.T) {
 		t.Errorf("findings %v: want one on the generator's copy[1]", env.Findings)
 	}
 }
+
+// A HelmRelease whose chart is a folder of a GitRepository is rendered
+// from that folder, with its valuesFiles merged over the chart's defaults
+// and the HelmChart's generation added to the chart version, as
+// source-controller builds it.
+func TestBuildPathRendersChartsFromGitRepositories(t *testing.T) {
+	root := copyDir(t, cases+"/helm-git-chart/repo")
+	env := buildPath(t, root, "clusters/test", Options{})
+	if len(env.Findings) > 0 {
+		t.Fatalf("findings: %v", env.Findings)
+	}
+	dep := findRef(t, env, "Deployment/helm-git-target/web-prod")
+	if got := dep.GetLabels()["helm.sh/chart"]; got != "web-1.2.3_1" {
+		t.Errorf("helm.sh/chart = %q, want web-1.2.3_1 (version with the HelmChart's generation)", got)
+	}
+	if n, _, _ := unstructured.NestedInt64(dep.Object, "spec", "replicas"); n != 2 {
+		t.Errorf("replicas %d, want 2 from values-prod.yaml", n)
+	}
+	if dep.Origin.File != "charts/web/templates/deployment.yaml" || dep.Origin.HelmRelease != "helm-git/web" {
+		t.Errorf("origin %+v", dep.Origin)
+	}
+	testutil.Edit(t, root, "apps/release.yaml", "./charts/web/values-prod.yaml", "./charts/web/values-missing.yaml")
+	env = buildPath(t, root, "clusters/test", Options{})
+	if len(env.Findings) != 1 || env.Findings[0].Field != "spec.chart.spec.valuesFiles[1]" {
+		t.Errorf("findings %v: want one on the missing values file", env.Findings)
+	}
+}

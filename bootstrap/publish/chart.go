@@ -7,10 +7,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
 
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	chart "helm.sh/helm/v4/pkg/chart/v2"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"helm.sh/helm/v4/pkg/registry"
 
@@ -25,34 +30,9 @@ var epoch = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 // to oci://<registry>/<repository>/<name>:<version>, unless the registry
 // already holds the same content under that tag.
 func (p *Publisher) Chart(ctx context.Context, path, repository string) (*Artifact, error) {
-	// As source-controller loads it: nothing from outside the chart.
-	ch, err := render.LoadChart(path)
+	ch, data, archive, err := packageChart(path)
 	if err != nil {
 		return nil, err
-	}
-	// Fixed times make the archive a function of the chart's content.
-	ch.ModTime, ch.SchemaModTime = epoch, epoch
-	for _, f := range ch.Raw {
-		f.ModTime = epoch
-	}
-	for _, f := range ch.Templates {
-		f.ModTime = epoch
-	}
-	for _, f := range ch.Files {
-		f.ModTime = epoch
-	}
-	dir, err := os.MkdirTemp("", "gitops-local-chart-")
-	if err != nil {
-		return nil, fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
-	}
-	defer os.RemoveAll(dir)
-	archive, err := chartutil.Save(ch, dir)
-	if err != nil {
-		return nil, fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
-	}
-	data, err := os.ReadFile(archive)
-	if err != nil {
-		return nil, fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
 	}
 	sum := sha256.Sum256(data)
 	content := "sha256:" + hex.EncodeToString(sum[:])
@@ -72,11 +52,11 @@ func (p *Publisher) Chart(ctx context.Context, path, repository string) (*Artifa
 	}
 	client, err := registry.NewClient(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("pushing chart %s: %w", filepath.Base(archive), err)
+		return nil, fmt.Errorf("pushing chart %s: %w", archive, err)
 	}
-	res, err := client.Push(data, ref, registry.PushOptCreationTime(epoch.Format(time.RFC3339)), registry.PushOptStrictMode(true))
+	res, err := client.Push(data, ref, pushOptions()...)
 	if err != nil {
-		return nil, fmt.Errorf("pushing chart %s to %s: %w", filepath.Base(archive), a.URL, explain(p.registry, err))
+		return nil, fmt.Errorf("pushing chart %s to %s: %w", archive, a.URL, explain(p.registry, err))
 	}
 	a.Digest = res.Manifest.Digest
 	return a, nil
@@ -105,4 +85,81 @@ func (p *Publisher) chartLayer(ctx context.Context, ref string) (string, string,
 		}
 	}
 	return "", "", nil
+}
+
+// packageChart packages the chart at path as Chart pushes it: loaded as
+// source-controller loads it (nothing from outside the chart), with fixed
+// times, so that the archive is a function of the chart's content. It
+// returns the chart, the archive's bytes and its file name.
+func packageChart(path string) (*chart.Chart, []byte, string, error) {
+	ch, err := render.LoadChart(path)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	ch.ModTime, ch.SchemaModTime = epoch, epoch
+	for _, f := range ch.Raw {
+		f.ModTime = epoch
+	}
+	for _, f := range ch.Templates {
+		f.ModTime = epoch
+	}
+	for _, f := range ch.Files {
+		f.ModTime = epoch
+	}
+	dir, err := os.MkdirTemp("", "gitops-local-chart-")
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
+	}
+	defer os.RemoveAll(dir)
+	archive, err := chartutil.Save(ch, dir)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
+	}
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("packaging chart %s: %w", ch.Name(), err)
+	}
+	return ch, data, filepath.Base(archive), nil
+}
+
+// pushOptions are the options every chart push uses: the fixed creation
+// time, so that the manifest too is a function of the chart's content.
+func pushOptions() []registry.PushOption {
+	return []registry.PushOption{registry.PushOptCreationTime(epoch.Format(time.RFC3339)), registry.PushOptStrictMode(true)}
+}
+
+// ChartDigest is the manifest digest Chart gives the chart at path in any
+// registry, computed without a network: the chart is pushed with the same
+// Helm client and options to a registry held in memory, reached through a
+// transport that calls its handler directly (no socket). helm-controller
+// adds this digest to the version of a chart it reads from an
+// OCIRepository, so the offline build needs it to render the chart as the
+// cluster does.
+func ChartDigest(path string) (string, error) {
+	ch, data, archive, err := packageChart(path)
+	if err != nil {
+		return "", err
+	}
+	client, err := registry.NewClient(registry.ClientOptWriter(io.Discard), registry.ClientOptPlainHTTP(),
+		registry.ClientOptHTTPClient(&http.Client{Transport: handlerTransport{ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0)))}}))
+	if err != nil {
+		return "", fmt.Errorf("digest of chart %s: %w", archive, err)
+	}
+	ref := fmt.Sprintf("in-memory.invalid/charts/%s:%s", ch.Name(), ch.Metadata.Version)
+	res, err := client.Push(data, ref, pushOptions()...)
+	if err != nil {
+		return "", fmt.Errorf("digest of chart %s: %w", archive, err)
+	}
+	return res.Manifest.Digest, nil
+}
+
+// handlerTransport serves HTTP requests with a handler in this process.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	res := rec.Result()
+	res.Request = r // relative Locations resolve against the request
+	return res, nil
 }

@@ -154,3 +154,25 @@ func TestChartRefusesLinksOutOfTheChart(t *testing.T) {
 		t.Fatalf("a link inside the chart: %v", err)
 	}
 }
+
+// ChartDigest, computed without a network, is the digest a push of the same
+// chart to a real registry gives.
+func TestChartDigestIsThePushedDigest(t *testing.T) {
+	reg := startRegistry(t)
+	p, err := New(reg, WithInsecure())
+	if err != nil {
+		t.Fatal(err)
+	}
+	chart := filepath.Join("..", "..", "charts", "ghillie")
+	a, err := p.Chart(t.Context(), chart, "charts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := ChartDigest(chart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != a.Digest || !strings.HasPrefix(d, "sha256:") {
+		t.Errorf("ChartDigest %q, pushed %q", d, a.Digest)
+	}
+}

@@ -23,6 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/internal/conformance"
 	"github.com/leynos/gitops-local/bootstrap/internal/testenv"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/reconcile"
@@ -205,6 +207,24 @@ func TestUpOnRealControlPlane(t *testing.T) {
 
 	if strings.Contains(out.String(), "test-only-pw") || strings.Contains(out.String(), "test-only-valkey") {
 		t.Errorf("up printed a secret value")
+	}
+
+	// Conformance of the local environment: what the controllers applied
+	// is what the offline build of overlays/local produces with the
+	// cluster's own variables.
+	vars := &corev1.ConfigMap{}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: gitops.FluxNamespace, Name: gitops.VarsConfigMap}, vars); err != nil {
+		t.Fatal(err)
+	}
+	built, err := gitops.Build(ctx, opts.RepoRoot, "local", gitops.Options{Offline: true, ChartCache: cache, Vars: vars.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(built.Findings) > 0 {
+		t.Errorf("the offline build of local has findings: %v", built.Findings)
+	}
+	if diffs := conformance.CompareCluster(ctx, t, c, built); len(diffs) > 0 {
+		t.Errorf("the offline build of local and the controllers differ in %d places:\n%s", len(diffs), strings.Join(diffs, "\n"))
 	}
 
 	// Again, with nothing changed: nothing pushed, nothing applied.

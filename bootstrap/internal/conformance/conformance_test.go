@@ -2,22 +2,16 @@ package conformance
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/fluxcd/cli-utils/pkg/object"
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
@@ -26,8 +20,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -169,21 +161,7 @@ func runCase(ctx context.Context, t *testing.T, c client.Client, git *gitServer,
 	waitReady(ctx, t, c, wantKs, wantHR)
 
 	// What the controllers applied, against what the build produced.
-	applied := appliedByKustomizations(ctx, t, c)
-	var fromKs []*unstructured.Unstructured
-	byRelease := map[string][]*unstructured.Unstructured{}
-	for _, o := range built.Objects {
-		if o.Origin.HelmRelease != "" {
-			byRelease[o.Origin.HelmRelease] = append(byRelease[o.Origin.HelmRelease], o.Unstructured)
-			continue
-		}
-		fromKs = append(fromKs, o.Unstructured)
-	}
-	diffs := Compare(fromKs, applied)
-	for _, hr := range wantHR {
-		diffs = append(diffs, compareRelease(ctx, t, c, hr, byRelease[hr])...)
-	}
-	if len(diffs) > 0 {
+	if diffs := CompareCluster(ctx, t, c, built); len(diffs) > 0 {
 		t.Errorf("%s: the offline build and the controllers differ in %d places:\n%s", spec.Description, len(diffs), strings.Join(diffs, "\n"))
 	}
 }
@@ -287,161 +265,6 @@ func pendingObjects(ctx context.Context, c client.Client, ks, hrs []string) []st
 	for _, k := range hrs {
 		o := &helmv2.HelmRelease{}
 		check("HelmRelease", k, o, func() []metav1.Condition { return o.Status.Conditions })
-	}
-	return out
-}
-
-// appliedByKustomizations reads every object in the inventory of every
-// Kustomization, with the fields kustomize-controller owns.
-func appliedByKustomizations(ctx context.Context, t *testing.T, c client.Client) map[string]Applied {
-	t.Helper()
-	list := &kustomizev1.KustomizationList{}
-	if err := c.List(ctx, list); err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]Applied{}
-	for _, ks := range list.Items {
-		if ks.Status.Inventory == nil {
-			continue
-		}
-		for _, e := range ks.Status.Inventory.Entries {
-			id, err := object.ParseObjMetadata(e.ID)
-			if err != nil {
-				t.Fatalf("inventory of %s/%s: %v", ks.Namespace, ks.Name, err)
-			}
-			u := &unstructured.Unstructured{}
-			u.SetGroupVersionKind(schema.GroupVersionKind{Group: id.GroupKind.Group, Version: e.Version, Kind: id.GroupKind.Kind})
-			if err := c.Get(ctx, client.ObjectKey{Namespace: id.Namespace, Name: id.Name}, u); err != nil {
-				t.Fatalf("inventory of %s/%s: %s: %v", ks.Namespace, ks.Name, e.ID, err)
-			}
-			out[Key(u)] = Applied{Live: u, Managed: managedBy(u, "kustomize-controller")}
-		}
-	}
-	return out
-}
-
-// managedBy returns the FieldsV1 of the fields manager applied.
-func managedBy(u *unstructured.Unstructured, manager string) []byte {
-	for _, m := range u.GetManagedFields() {
-		if m.Manager == manager && m.Operation == metav1.ManagedFieldsOperationApply && m.FieldsV1 != nil {
-			return m.FieldsV1.Raw
-		}
-	}
-	return nil
-}
-
-// compareRelease compares what the offline build rendered for the
-// HelmRelease key with the manifest and hooks of the release
-// helm-controller installed (read from Helm's storage Secret), objects
-// equal both ways; CRDs from the chart's crds/ folder are not in the
-// manifest and are compared with the live CRD.
-func compareRelease(ctx context.Context, t *testing.T, c client.Client, key string, want []*unstructured.Unstructured) []string {
-	t.Helper()
-	ns, name, _ := strings.Cut(key, "/")
-	hr := &helmv2.HelmRelease{}
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, hr); err != nil {
-		t.Fatal(err)
-	}
-	latest := hr.Status.History.Latest()
-	if latest == nil {
-		return []string{key + ": no release in the HelmRelease's history"}
-	}
-	secret := &corev1.Secret{}
-	secretName := fmt.Sprintf("sh.helm.release.v1.%s.v%d", latest.Name, latest.Version)
-	if err := c.Get(ctx, client.ObjectKey{Namespace: hr.Status.StorageNamespace, Name: secretName}, secret); err != nil {
-		t.Fatalf("%s: release storage: %v", key, err)
-	}
-	rel := decodeRelease(t, secret.Data["release"])
-	manifests := []string{rel.Manifest}
-	for _, h := range rel.Hooks {
-		if !isTestHook(h.Events) {
-			manifests = append(manifests, h.Manifest)
-		}
-	}
-	got := map[string]Applied{}
-	for _, m := range manifests {
-		for _, u := range splitDocs(t, m) {
-			if u.GetNamespace() == "" {
-				if namespaced, err := c.IsObjectNamespaced(u); err == nil && namespaced {
-					u.SetNamespace(latest.Namespace)
-				}
-			}
-			got[Key(u)] = Applied{Live: u, Exact: true}
-		}
-	}
-	var fromManifest []*unstructured.Unstructured
-	var diffs []string
-	for _, w := range want {
-		if _, ok := got[Key(w)]; !ok && w.GetKind() == "CustomResourceDefinition" {
-			live := &unstructured.Unstructured{}
-			live.SetGroupVersionKind(w.GroupVersionKind())
-			if err := c.Get(ctx, client.ObjectKey{Name: w.GetName()}, live); err != nil {
-				diffs = append(diffs, fmt.Sprintf("%s: CRD %s from crds/: %v", key, w.GetName(), err))
-				continue
-			}
-			got[Key(w)] = Applied{Live: live, Managed: managedBy(live, "helm-controller")}
-		}
-		fromManifest = append(fromManifest, w)
-	}
-	for _, d := range Compare(fromManifest, got) {
-		diffs = append(diffs, "release "+key+": "+d)
-	}
-	return diffs
-}
-
-// release is the part of a Helm release record the suite reads.
-type release struct {
-	Manifest string `json:"manifest"`
-	Hooks    []struct {
-		Manifest string   `json:"manifest"`
-		Events   []string `json:"events"`
-	} `json:"hooks"`
-}
-
-// decodeRelease decodes Helm's storage format: base64 of gzipped JSON.
-func decodeRelease(t *testing.T, data []byte) release {
-	t.Helper()
-	b, err := base64.StdEncoding.DecodeString(string(data))
-	if err != nil {
-		t.Fatalf("release record: %v", err)
-	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("release record: %v", err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatalf("release record: %v", err)
-	}
-	var r release
-	if err := json.Unmarshal(raw, &r); err != nil {
-		t.Fatalf("release record: %v", err)
-	}
-	return r
-}
-
-func isTestHook(events []string) bool {
-	for _, e := range events {
-		if e == "test" || e == "test-success" {
-			return true
-		}
-	}
-	return false
-}
-
-var docSep = regexp.MustCompile(`(?m)^---\s*$`)
-
-func splitDocs(t *testing.T, manifest string) []*unstructured.Unstructured {
-	t.Helper()
-	var out []*unstructured.Unstructured
-	for _, doc := range docSep.Split(manifest, -1) {
-		u := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
-			t.Fatalf("release manifest: %v", err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
 	}
 	return out
 }

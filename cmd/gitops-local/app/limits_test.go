@@ -35,7 +35,7 @@ func TestValidateReportsRenderPastMemory(t *testing.T) {
 	if r.code != ExitFindings {
 		t.Fatalf("exit %d, want %d\nstderr:\n%s", r.code, ExitFindings, r.stderr)
 	}
-	if !strings.Contains(r.stdout, "HelmRelease/team/loop: chart loop 0.1.0 does not render") || !strings.Contains(r.stdout, "of memory") {
+	if !strings.Contains(r.stdout, "HelmRelease/team/loop: chart loop 0.1.0") || !strings.Contains(r.stdout, "does not render") || !strings.Contains(r.stdout, "of memory") {
 		t.Errorf("no finding on HelmRelease/team/loop saying it used too much memory:\n%s", r.stdout)
 	}
 	assertEmptyDir(t, tmp)

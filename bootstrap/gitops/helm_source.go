@@ -1,0 +1,135 @@
+package gitops
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/Masterminds/semver/v3"
+	securejoin "github.com/cyphar/filepath-securejoin"
+	"github.com/fluxcd/pkg/runtime/transform"
+	"sigs.k8s.io/yaml"
+
+	"github.com/leynos/gitops-local/bootstrap/manifest"
+	"github.com/leynos/gitops-local/bootstrap/publish"
+)
+
+// sourceChart is the chart of a HelmRelease whose spec.chart reads a
+// folder of a GitRepository or Bucket: source-controller v1.9.6 builds it
+// from that folder (internal/helm/chart/builder_local.go), its default
+// values replaced by spec.chart.spec.valuesFiles merged in order
+// (mergeFileValues, OverwriteChartDefaultValues). The source is the
+// repository itself, a --source folder or a generated artifact.
+func (b *builder) sourceChart(ctx context.Context, hr manifest.Object, src SourceRef, chartPath string, valuesFiles []string, ignoreMissing bool) (*loadedChart, bool) {
+	const field = "spec.chart.spec"
+	tree, err := b.treeOf(ctx, src)
+	if err != nil {
+		b.hrFinding(hr, field+".sourceRef", err.Error())
+		return nil, false
+	}
+	full, err := securejoin.SecureJoin(tree.dir, chartPath)
+	if err != nil {
+		b.hrFinding(hr, field+".chart", fmt.Sprintf("chart path %q: %v", chartPath, err))
+		return nil, false
+	}
+	if st, err := os.Stat(full); err != nil || !st.IsDir() {
+		b.hrFinding(hr, field+".chart", fmt.Sprintf("chart path %q is not a folder of %s", chartPath, src))
+		return nil, false
+	}
+	lc, ok := b.dirChart(full, b.rel(full))
+	if !ok || len(valuesFiles) == 0 {
+		return lc, ok
+	}
+	merged := map[string]any{}
+	for i, f := range valuesFiles {
+		p, err := securejoin.SecureJoin(tree.dir, f)
+		var data []byte
+		if err == nil {
+			data, err = os.ReadFile(p)
+		}
+		if ignoreMissing && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s.valuesFiles[%d]", field, i), fmt.Sprintf("values file %q of %s: %v", f, src, err))
+			return nil, false
+		}
+		if err := manifest.CheckYAMLAliases(data); err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s.valuesFiles[%d]", field, i), fmt.Sprintf("values file %q: %v", f, err))
+			return nil, false
+		}
+		values := map[string]any{}
+		if err := yaml.Unmarshal(data, &values); err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s.valuesFiles[%d]", field, i), fmt.Sprintf("values file %q: %v", f, err))
+			return nil, false
+		}
+		merged = transform.MergeMaps(merged, values)
+	}
+	// A copy: the loaded chart is shared with every release that reads
+	// the folder without these values files. Values files also add the
+	// HelmChart's generation to the chart's version as build metadata, so
+	// that their changes reach the release (helmchart_controller.go
+	// buildFromTarballArtifact): 1, the generation of the HelmChart
+	// helm-controller creates for a new release.
+	ch := *lc.chart
+	ch.Values = merged
+	meta := *ch.Metadata
+	if v, err := semver.NewVersion(meta.Version); err == nil {
+		if withMeta, err := v.SetMetadata("1"); err == nil {
+			meta.Version = withMeta.String()
+		}
+	}
+	ch.Metadata = &meta
+	raw, err := json.Marshal(merged)
+	if err != nil {
+		b.hrFinding(hr, field+".valuesFiles", err.Error())
+		return nil, false
+	}
+	sum := sha256.Sum256(raw)
+	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+values:" + hex.EncodeToString(sum[:])}, true
+}
+
+// withSourceDigest is the repository's own chart lc as helm-controller
+// v1.6.4 renders it from the OCIRepository up pushes it to: its version
+// carries the first 12 characters of the artifact's digest as build
+// metadata (helmrelease_controller.go, the SetMetadata of the chart's
+// source revision), so that a changed chart of the same version upgrades.
+// The digest is publish.ChartDigest's, the one up's push gives.
+func (b *builder) withSourceDigest(ctx context.Context, hr manifest.Object, field string, lc *loadedChart) (*loadedChart, bool) {
+	full := filepath.Join(b.repoRoot, filepath.FromSlash(lc.dir))
+	digest := func() (string, error) { return publish.ChartDigest(full) }
+	var d string
+	var err error
+	if b.opts.Renders != nil {
+		d, err = b.opts.Renders.digests.do(ctx, lc.digest, digest)
+	} else {
+		d, err = digest()
+	}
+	if err != nil {
+		b.hrFinding(hr, field, fmt.Sprintf("chart %s: %v", lc.dir, err))
+		return nil, false
+	}
+	_, hex, _ := strings.Cut(d, ":")
+	v, err := semver.NewVersion(lc.chart.Metadata.Version)
+	if err != nil || len(hex) < 12 {
+		b.hrFinding(hr, field, fmt.Sprintf("chart %s: version %q is not semver: helm-controller refuses it", lc.dir, lc.chart.Metadata.Version))
+		return nil, false
+	}
+	withMeta, err := v.SetMetadata(hex[:12])
+	if err != nil {
+		b.hrFinding(hr, field, fmt.Sprintf("chart %s: %v", lc.dir, err))
+		return nil, false
+	}
+	ch := *lc.chart
+	meta := *ch.Metadata
+	meta.Version = withMeta.String()
+	ch.Metadata = &meta
+	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+source:" + d}, true
+}
