@@ -48,7 +48,7 @@ func TestUpConvergesAfterFaults(t *testing.T) {
 		run  func(t *testing.T)
 	}{
 		{"source-controller killed during up", func(t *testing.T) {
-			r, err := up.New(withTimeout(s.opts, 20*time.Second))
+			r, err := up.New(withTimeout(s.opts, 10*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestUpConvergesAfterFaults(t *testing.T) {
 			if err == nil {
 				t.Fatal("up succeeded with source-controller killed")
 			}
-			for _, want := range []string{"timed out after 20s", "not ready", "Kustomization/flux-system/flux-system"} {
+			for _, want := range []string{"timed out after 10s", "not ready", "Kustomization/flux-system/flux-system"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("up with source-controller killed failed with\n%v\nwhich does not say %q", err, want)
 				}
