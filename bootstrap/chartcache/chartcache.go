@@ -16,6 +16,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
@@ -66,7 +67,20 @@ type Cache struct {
 	offline   bool
 	transport *http.Transport
 	plainHTTP func(host string) bool
+	// createTemp creates the file Put writes an archive to before renaming
+	// it into place: os.CreateTemp, or in tests a disk that fills up.
+	createTemp func(dir, pattern string) (tempFile, error)
 }
+
+// tempFile is what Put needs of the file it writes an archive to.
+type tempFile interface {
+	io.Writer
+	Name() string
+	Sync() error
+	Close() error
+}
+
+func osCreateTemp(dir, pattern string) (tempFile, error) { return os.CreateTemp(dir, pattern) }
 
 // Option configures a Cache.
 type Option func(*Cache)
@@ -101,7 +115,7 @@ func New(dir string, opts ...Option) (*Cache, error) {
 	if dir == "" {
 		return nil, errors.New("chart cache: empty directory")
 	}
-	c := &Cache{dir: dir, plainHTTP: isLoopback}
+	c := &Cache{dir: dir, plainHTTP: isLoopback, createTemp: osCreateTemp}
 	for _, o := range opts {
 		o(c)
 	}
@@ -187,7 +201,8 @@ func (c *Cache) Get(ctx context.Context, ref Ref) (string, error) {
 }
 
 // Put checks that data is the archive of ref (a loadable chart with ref's
-// name and version) and writes it to the cache atomically.
+// name and version) and writes it to the cache atomically: a write that
+// fails (a full disk) leaves no archive, and no partial file, behind.
 func (c *Cache) Put(ref Ref, data []byte) error {
 	if err := checkRef(ref); err != nil {
 		return err
@@ -202,12 +217,18 @@ func (c *Cache) Put(ref Ref, data []byte) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("chart cache: %w", err)
 	}
-	tmp, err := os.CreateTemp(c.dir, ".pull-*")
+	tmp, err := c.createTemp(c.dir, ".pull-*")
 	if err != nil {
 		return fmt.Errorf("chart cache: %w", err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("chart cache: write %s: %w", tmp.Name(), err)
+	}
+	// Flush before the rename: a full disk can surface only here, and the
+	// archive must be whole on disk before its name says it is cached.
+	if err := tmp.Sync(); err != nil {
 		tmp.Close()
 		return fmt.Errorf("chart cache: write %s: %w", tmp.Name(), err)
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,11 @@ func ks(name string, gen, observed int64, applied, attempted string, c []metav1.
 		},
 		Status: kustomizev1.KustomizationStatus{ObservedGeneration: observed, LastAppliedRevision: applied, LastAttemptedRevision: attempted, Conditions: c},
 	}
+	// The controller sets each condition for the generation it reconciled
+	// (fluxcd/pkg/runtime conditions.Set): here, the current one.
+	for i := range k.Status.Conditions {
+		k.Status.Conditions[i].ObservedGeneration = gen
+	}
 	for _, d := range deps {
 		k.Spec.DependsOn = append(k.Spec.DependsOn, kustomizev1.DependencyReference{Name: d})
 	}
@@ -62,6 +68,13 @@ func TestKustomizationStatus(t *testing.T) {
 				t.Errorf("state %q (%s), want %q", got.State, got, tc.st)
 			}
 		})
+	}
+	// The previous spec failed on the wanted revision; the current one
+	// (generation 3) is not yet reconciled.
+	prev := ks("a", 3, 1, rev1, rev2, cond("False", meta.HealthCheckFailedReason, "timeout waiting for: [Secret/ghillie/x status: 'NotFound']"))
+	prev.Status.Conditions[0].ObservedGeneration = 2
+	if got := KustomizationStatus(prev, Want{Revision: rev2}); got.State != Pending {
+		t.Errorf("failure of the previous spec = %s, want pending", got)
 	}
 	k := ks("a", 1, 1, rev2, rev2, cond("True", "", ""))
 	k.Spec.Suspend = true
@@ -245,5 +258,74 @@ func TestWaitWakesOnChange(t *testing.T) {
 	}
 	if got := res.Objects[len(res.Objects)-1]; got.State != Ready {
 		t.Errorf("%s is %s, want ready", got.Ref, got.Status)
+	}
+}
+
+// appliedBy labels obj as applied by the Kustomization flux-system/name, as
+// kustomize-controller does.
+func appliedBy[T client.Object](obj T, name string) T {
+	obj.SetLabels(map[string]string{"kustomize.toolkit.fluxcd.io/name": name, "kustomize.toolkit.fluxcd.io/namespace": "flux-system"})
+	return obj
+}
+
+// TestWaitIgnoresAFailureUntilItsApplierHasAppliedTheRevision is up run
+// again after fixing a HelmRelease's values: until the Kustomization that
+// applies the HelmRelease has applied the pushed revision, the release's
+// failure is the previous values' and must not end the wait; once it has,
+// the failure is about what was pushed.
+func TestWaitIgnoresAFailureUntilItsApplierHasAppliedTheRevision(t *testing.T) {
+	failed := cond("False", helmv2.UpgradeFailedReason, "Deployment.apps \"ghillie\" is invalid")
+	release := func() *helmv2.HelmRelease {
+		h := appliedBy(hr(2, 2, "0.1.0", "", failed), "app")
+		h.Status.LastAttemptedGeneration = 2
+		return h
+	}
+	health := func(k *kustomizev1.Kustomization, revision string, gen int64) *kustomizev1.Kustomization {
+		k.Status.Conditions = append(k.Status.Conditions, metav1.Condition{Type: meta.HealthyCondition, Status: metav1.ConditionUnknown, Reason: meta.ProgressingReason,
+			Message: "Running health checks for revision " + revision + " with a timeout of 5m0s", ObservedGeneration: gen})
+		return k
+	}
+	src := Ref{Kind: sourcev1.OCIRepositoryKind, Namespace: "flux-system", Name: "gitops-local"}
+	cases := []struct {
+		name  string
+		objs  []client.Object
+		fails bool
+	}{
+		{"the source does not serve the push yet", []client.Object{source(rev1),
+			ks("root", 1, 1, rev1, rev1, cond("True", "", "")),
+			health(appliedBy(ks("app", 1, 1, rev1, rev1, cond("Unknown", meta.ProgressingReason, "")), "root"), rev1, 1),
+			release()}, false},
+		{"the applier has attempted the push, not applied it", []client.Object{source(rev2),
+			ks("root", 1, 1, rev2, rev2, cond("True", "", "")),
+			appliedBy(ks("app", 2, 1, rev1, rev2, cond("Unknown", meta.ProgressingReason, "Building manifests")), "root"),
+			release()}, false},
+		{"the applier checks health for the push with its previous spec", []client.Object{source(rev2),
+			ks("root", 1, 1, rev2, rev2, cond("True", "", "")),
+			health(appliedBy(ks("app", 3, 1, rev1, rev2, cond("Unknown", meta.ProgressingReason, "")), "root"), rev2, 2),
+			release()}, false},
+		{"the applier's applier has not applied the push", []client.Object{source(rev2),
+			ks("root", 1, 1, rev1, rev2, cond("Unknown", meta.ProgressingReason, "Detecting drift")),
+			health(appliedBy(ks("app", 1, 1, rev1, rev2, cond("Unknown", meta.ProgressingReason, "")), "root"), rev2, 1),
+			release()}, false},
+		{"the applier has applied the push and checks health", []client.Object{source(rev2),
+			ks("root", 1, 1, rev2, rev2, cond("True", "", "")),
+			health(appliedBy(ks("app", 1, 1, rev1, rev2, cond("Unknown", meta.ProgressingReason, "")), "root"), rev2, 1),
+			release()}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			_, err := Wait(ctx, newClient(t, tc.objs...), Options{Interval: 5 * time.Millisecond, Source: &src, SourceDigest: "sha256:bbb"})
+			var ferr *FailedError
+			switch {
+			case tc.fails && (!errors.As(err, &ferr) || ferr.Object.Kind != helmv2.HelmReleaseKind):
+				t.Fatalf("err = %v, want the HelmRelease's failure", err)
+			case !tc.fails && errors.As(err, &ferr):
+				t.Fatalf("a failure of the previous revision ended the wait: %v", err)
+			case !tc.fails && !strings.Contains(fmt.Sprint(err), "HelmRelease/ghillie/ghillie: pending (ApplyPending): waiting for Kustomization/flux-system/"):
+				t.Fatalf("err = %v, want the release waiting for its applier", err)
+			}
+		})
 	}
 }

@@ -84,8 +84,11 @@ func KustomizationStatus(k *kustomizev1.Kustomization, want Want) Status {
 		return withCondition(Status{State: Waiting, Revision: s.Revision}, ready)
 	}
 	// A failed reconciliation does not record the observed generation, so a
-	// failure counts when it is about the wanted revision (and request).
+	// failure counts when it is about the wanted revision (and request)
+	// and, as its condition records, the current spec: a reconciliation
+	// of the previous spec may fail on the new revision.
 	if ready != nil && ready.Status == metav1.ConditionFalse && failureReasons[ready.Reason] &&
+		ready.ObservedGeneration == k.Generation &&
 		(want.Revision == "" || k.Status.LastAttemptedRevision == want.Revision) &&
 		(want.Token == "" || k.Status.LastHandledReconcileAt == want.Token) {
 		return withCondition(Status{State: Failed, Revision: s.Revision}, ready)

@@ -225,6 +225,7 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 		ready bool
 	}
 	sources := map[Ref]sourceState{}
+	applied := newAppliers()
 	for i := range ks.Items {
 		k := &ks.Items[i]
 		ref := kusRef(k)
@@ -247,11 +248,24 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 			st = Status{State: Pending, Reason: "SourceNotReady", Message: "waiting for " + src.String(), Revision: st.Revision}
 		}
 		status[ref] = st
+		applied.add(k, rev, srcReady && (opts.Source == nil || src != *opts.Source || status[*opts.Source].State == Ready))
 		for _, d := range k.Spec.DependsOn {
 			deps[ref] = append(deps[ref], Ref{Kind: kustomizev1.KustomizationKind, Namespace: or(d.Namespace, k.Namespace), Name: d.Name})
 		}
 		if opts.Source != nil && src == *opts.Source {
 			deps[ref] = append(deps[ref], src)
+		}
+	}
+
+	// A failure counts once whatever applied the object has applied the
+	// wanted revision: before that it may be the previous revision's.
+	for i := range ks.Items {
+		k := &ks.Items[i]
+		ref := kusRef(k)
+		if st := status[ref]; st.State == Failed {
+			if by, ok := applied.settled(k); !ok {
+				status[ref] = waitingFor(by, applied.want[by], st)
+			}
 		}
 	}
 
@@ -279,7 +293,13 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 		case h.Spec.Chart != nil:
 			want.Revision = h.Spec.Chart.Spec.Version
 		}
-		status[ref] = HelmReleaseStatus(h, want)
+		st := HelmReleaseStatus(h, want)
+		if st.State == Failed {
+			if by, ok := applied.settled(h); !ok {
+				st = waitingFor(by, applied.want[by], st)
+			}
+		}
+		status[ref] = st
 		for _, d := range h.Spec.DependsOn {
 			deps[ref] = append(deps[ref], Ref{Kind: helmv2.HelmReleaseKind, Namespace: or(d.Namespace, h.Namespace), Name: d.Name})
 		}
@@ -302,6 +322,16 @@ func poll(ctx context.Context, c client.Reader, opts Options) (*Result, bool, er
 		res.Objects = append(res.Objects, ObjectResult{Ref: ref, Status: st, DependsOn: deps[ref]})
 	}
 	return res, done, nil
+}
+
+// waitingFor is the status of an object whose failure may be stale until
+// the Kustomization by has applied revision.
+func waitingFor(by Ref, revision string, st Status) Status {
+	msg := "waiting for " + by.String() + " to apply " + revision
+	if revision == "" {
+		msg = "waiting for " + by.String() + " to apply its current spec"
+	}
+	return Status{State: Pending, Reason: "ApplyPending", Message: msg + " (last: " + st.Reason + ")", Revision: st.Revision}
 }
 
 // SourceStatus says whether an OCIRepository serves the pushed digest.

@@ -87,15 +87,22 @@ type Env struct {
 	// Dir holds the state and the components' logs (logs/NAME.log).
 	Dir string
 
-	opts     Options
-	tools    Tools
-	pki      *pki
-	ports    map[string]int
-	mu       sync.Mutex
-	procs    []*Process
-	registry *http.Server
-	stopOnce sync.Once
-	stopErr  error
+	opts  Options
+	tools Tools
+	pki   *pki
+	ports map[string]int
+	mu    sync.Mutex
+	procs []*Process
+	// registry serves regHandler on regAddr; the handler, and so what
+	// was pushed, outlives a StopRegistry as a registry's disk would.
+	registry   *http.Server
+	regHandler http.Handler
+	regAddr    string
+	regLog     *log.Logger
+	regLogFile *os.File
+	regHook    func(*http.Request)
+	stopOnce   sync.Once
+	stopErr    error
 }
 
 // Start starts the control plane, or stops what it started and returns an
@@ -486,29 +493,100 @@ func (e *Env) writeKubeconfig() error {
 }
 
 func (e *Env) startRegistry() error {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
 	logf, err := os.Create(e.path("logs", "registry.log"))
 	if err != nil {
-		_ = l.Close()
 		return fmt.Errorf("registry: %w", err)
 	}
-	e.registry = &http.Server{
-		Handler:           registry.New(registry.Logger(log.New(logf, "", log.LstdFlags))),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(logf, "", log.LstdFlags),
-	}
-	go func() {
-		_ = e.registry.Serve(l)
+	e.regLogFile, e.regLog = logf, log.New(logf, "", log.LstdFlags)
+	e.regHandler = registry.New(registry.Logger(e.regLog))
+	if err := e.serveRegistry("127.0.0.1:0"); err != nil {
 		_ = logf.Close()
-	}()
-	e.RegistryPush = l.Addr().String()
+		return err
+	}
+	e.RegistryPush = e.regAddr
 	// The Flux controllers run on the host, so the cluster reaches the
 	// registry at the same loopback address.
 	e.RegistryPull = e.RegistryPush
 	e.logf("registry listening on %s", e.RegistryPush)
+	return nil
+}
+
+// serveRegistry serves the registry's handler on addr.
+func (e *Env) serveRegistry(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(e.serveRegistryRequest),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          e.regLog,
+	}
+	e.mu.Lock()
+	e.registry, e.regAddr = srv, l.Addr().String()
+	e.mu.Unlock()
+	go func() { _ = srv.Serve(l) }()
+	return nil
+}
+
+// serveRegistryRequest calls the hook set by OnRegistryRequest, then
+// serves r unless the hook stopped the registry: a stopped registry
+// answers nothing, its connection is dropped.
+func (e *Env) serveRegistryRequest(w http.ResponseWriter, r *http.Request) {
+	e.mu.Lock()
+	hook := e.regHook
+	e.mu.Unlock()
+	if hook != nil {
+		hook(r)
+	}
+	e.mu.Lock()
+	stopped := e.registry == nil
+	e.mu.Unlock()
+	if stopped {
+		panic(http.ErrAbortHandler)
+	}
+	e.regHandler.ServeHTTP(w, r)
+}
+
+// OnRegistryRequest calls hook with each request the registry receives,
+// before serving it; nil removes the hook. A hook that calls StopRegistry
+// stops the registry in the middle of that request, as a crash would.
+func (e *Env) OnRegistryRequest(hook func(*http.Request)) {
+	e.mu.Lock()
+	e.regHook = hook
+	e.mu.Unlock()
+}
+
+// StopRegistry stops the registry at once, dropping the connections in
+// progress, as a crash would; what it had stored stays, for StartRegistry.
+func (e *Env) StopRegistry() error {
+	e.mu.Lock()
+	srv := e.registry
+	e.registry = nil
+	e.mu.Unlock()
+	if srv == nil {
+		return errors.New("registry: not running")
+	}
+	if err := srv.Close(); err != nil {
+		return fmt.Errorf("registry: stopping: %w", err)
+	}
+	e.logf("registry stopped")
+	return nil
+}
+
+// StartRegistry starts a stopped registry again on the same address, with
+// what it had stored.
+func (e *Env) StartRegistry() error {
+	e.mu.Lock()
+	running := e.registry != nil
+	e.mu.Unlock()
+	if running {
+		return errors.New("registry: already running")
+	}
+	if err := e.serveRegistry(e.RegistryPush); err != nil {
+		return err
+	}
+	e.logf("registry listening again on %s", e.RegistryPush)
 	return nil
 }
 
@@ -540,12 +618,19 @@ func (e *Env) Stop() error {
 		for _, phase := range [][]*Process{clients, apiserver, etcd} {
 			errs = append(errs, stopAll(phase)...)
 		}
-		if e.registry != nil {
+		e.mu.Lock()
+		srv := e.registry
+		e.registry = nil
+		e.mu.Unlock()
+		if srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			if err := e.registry.Shutdown(ctx); err != nil {
-				_ = e.registry.Close()
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
 			}
 			cancel()
+		}
+		if e.regLogFile != nil {
+			_ = e.regLogFile.Close()
 		}
 		if !e.opts.KeepDir && e.Dir != "" {
 			if err := os.RemoveAll(e.Dir); err != nil {

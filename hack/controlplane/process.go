@@ -21,9 +21,12 @@ type Process struct {
 	// LogPath is the file receiving its standard output and error.
 	LogPath string
 
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error // set before done is closed
+	// path, args and env start it again (Env.StartComponent).
+	path      string
+	args, env []string
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error // set before done is closed
 }
 
 // StartProcess starts path with args, logging to logPath. env is added to the
@@ -42,7 +45,7 @@ func StartProcess(name, path string, args, env []string, logPath string) (*Proce
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	p := &Process{Name: name, LogPath: logPath, cmd: cmd, done: make(chan struct{})}
+	p := &Process{Name: name, LogPath: logPath, path: path, args: args, env: env, cmd: cmd, done: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
