@@ -43,6 +43,11 @@ type Side struct {
 	Namespace string `json:"namespace,omitempty"`
 	File      string `json:"file,omitempty"`
 	Line      int    `json:"line,omitempty"`
+	// Kustomization and HelmRelease are "namespace/name" of the Flux
+	// Kustomization that applies the object and of the HelmRelease that
+	// rendered it (empty when none).
+	Kustomization string `json:"kustomization,omitempty"`
+	HelmRelease   string `json:"helmRelease,omitempty"`
 }
 
 // FieldChange is one field that differs. From is absent when the field was
@@ -56,7 +61,11 @@ type FieldChange struct {
 // Difference is one object that is not the same on both sides.
 type Difference struct {
 	// Object is "group/Kind/name" ("Kind/name" for the core group).
-	Object string        `json:"object"`
+	Object string `json:"object"`
+	// Group, Kind and Name are the parts of Object.
+	Group  string        `json:"group,omitempty"`
+	Kind   string        `json:"kind"`
+	Name   string        `json:"name"`
 	Status Status        `json:"status"`
 	A      *Side         `json:"a,omitempty"`
 	B      *Side         `json:"b,omitempty"`
@@ -173,7 +182,10 @@ func newRedactor() (func(string) string, error) {
 }
 
 func side(o manifest.Object) *Side {
-	return &Side{Namespace: o.GetNamespace(), File: o.Origin.File, Line: o.Origin.Line}
+	return &Side{
+		Namespace: o.GetNamespace(), File: o.Origin.File, Line: o.Origin.Line,
+		Kustomization: o.Origin.Kustomization, HelmRelease: o.Origin.HelmRelease,
+	}
 }
 
 // Compare compares the objects of side A with those of side B.
@@ -199,11 +211,19 @@ func Compare(aName string, a []manifest.Object, bName string, b []manifest.Objec
 	for _, k := range sorted {
 		ea, inA := ia[k]
 		eb, inB := ib[k]
+		named := ea.obj
+		if !inA {
+			named = eb.obj
+		}
+		gvk := named.GroupVersionKind()
+		base := Difference{Object: k, Group: gvk.Group, Kind: gvk.Kind, Name: named.GetName()}
 		switch {
 		case inA && !inB:
-			r.Differences = append(r.Differences, Difference{Object: k, Status: OnlyInA, A: side(ea.obj)})
+			base.Status, base.A = OnlyInA, side(ea.obj)
+			r.Differences = append(r.Differences, base)
 		case inB && !inA:
-			r.Differences = append(r.Differences, Difference{Object: k, Status: OnlyInB, B: side(eb.obj)})
+			base.Status, base.B = OnlyInB, side(eb.obj)
+			r.Differences = append(r.Differences, base)
 		default:
 			fields := compareValues("", ea.norm, eb.norm, nil)
 			if len(fields) == 0 {
@@ -213,9 +233,8 @@ func Compare(aName string, a []manifest.Object, bName string, b []manifest.Objec
 			if err != nil {
 				return nil, err
 			}
-			r.Differences = append(r.Differences, Difference{
-				Object: k, Status: Changed, A: side(ea.obj), B: side(eb.obj), Fields: fields, Unified: unified,
-			})
+			base.Status, base.A, base.B, base.Fields, base.Unified = Changed, side(ea.obj), side(eb.obj), fields, unified
+			r.Differences = append(r.Differences, base)
 		}
 	}
 	return r, nil

@@ -74,6 +74,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 		newVersionCmd(streams, opts),
 		newValidateCmd(streams, opts),
 		newDiffCmd(streams, opts),
+		newParityCmd(streams, opts),
 		newBuildCmd(streams, opts),
 		newUpCmd(streams, opts),
 		newStatusCmd(streams, opts),
