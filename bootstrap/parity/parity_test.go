@@ -17,19 +17,19 @@ const header = "apiVersion: gitops-local/v1alpha1\nkind: Parity\n"
 
 func TestParseRefusesWhatItDoesNotKnow(t *testing.T) {
 	for name, tc := range map[string]struct{ doc, want string }{
-		"unknown top-level field": {header + "environment: x\n", `unknown field "environment"`},
+		"unknown top-level field":   {header + "environment: x\n", `unknown field "environment"`},
 		"unknown declaration field": {header + "environments: [{name: e, differences: [{reason: r, field: a, namespace: x}]}]\n", `unknown field "namespace"`},
-		"other apiVersion":        {"apiVersion: gitops-local/v2\nkind: Parity\n", "want apiVersion gitops-local/v1alpha1"},
-		"glob character":          {header + "environments: [{name: e, differences: [{reason: r, field: 'spec.?'}]}]\n", `differences[0]: field: "spec.?": '?' is not a pattern character`},
-		"regular expression":      {header + "environments: [{name: e, differences: [{reason: r, name: 'a|b', only: cloud}]}]\n", `name: "a|b"`},
-		"double star":             {header + "environments: [{name: e, differences: [{reason: r, field: 'spec.**'}]}]\n", `"**" is not a pattern`},
-		"unknown side":            {header + "environments: [{name: e, differences: [{reason: r, only: both}]}]\n", `only: "both": want local or cloud`},
-		"field on a whole object": {header + "environments: [{name: e, differences: [{reason: r, only: local, field: spec}]}]\n", "about whole objects"},
-		"nothing declared":        {header + "environments: [{name: e, differences: [{reason: r, kind: Deployment}]}]\n", "field: empty"},
-		"no reason":               {header + "environments: [{name: e, differences: [{field: spec}]}]\n", "reason: empty"},
-		"bad owner":               {header + "environments: [{name: e, differences: [{reason: r, field: spec, owner: flux-system/x}]}]\n", "want Kustomization/NAMESPACE/NAME"},
-		"environment twice":       {header + "environments: [{name: e}, {name: e}]\n", "environments[1].name: e is declared twice"},
-		"two documents":           {header + "---\n" + header, "more than one YAML document"},
+		"other apiVersion":          {"apiVersion: gitops-local/v2\nkind: Parity\n", "want apiVersion gitops-local/v1alpha1"},
+		"glob character":            {header + "environments: [{name: e, differences: [{reason: r, field: 'spec.?'}]}]\n", `differences[0]: field: "spec.?": '?' is not a pattern character`},
+		"regular expression":        {header + "environments: [{name: e, differences: [{reason: r, name: 'a|b', only: cloud}]}]\n", `name: "a|b"`},
+		"double star":               {header + "environments: [{name: e, differences: [{reason: r, field: 'spec.**'}]}]\n", `"**" is not a pattern`},
+		"unknown side":              {header + "environments: [{name: e, differences: [{reason: r, only: both}]}]\n", `only: "both": want local or cloud`},
+		"field on a whole object":   {header + "environments: [{name: e, differences: [{reason: r, only: local, field: spec}]}]\n", "about whole objects"},
+		"nothing declared":          {header + "environments: [{name: e, differences: [{reason: r, kind: Deployment}]}]\n", "field: empty"},
+		"no reason":                 {header + "environments: [{name: e, differences: [{field: spec}]}]\n", "reason: empty"},
+		"bad owner":                 {header + "environments: [{name: e, differences: [{reason: r, field: spec, owner: flux-system/x}]}]\n", "want Kustomization/NAMESPACE/NAME"},
+		"environment twice":         {header + "environments: [{name: e}, {name: e}]\n", "environments[1].name: e is declared twice"},
+		"two documents":             {header + "---\n" + header, "more than one YAML document"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
