@@ -72,6 +72,15 @@ type Difference struct {
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Unified is a unified diff of the two objects' YAML.
 	Unified string `json:"unified,omitempty"`
+	// Warnings are changes Kubernetes refuses in place and deletions that
+	// lose data.
+	Warnings []Warning `json:"warnings,omitempty"`
+	// Intended is the reason the parity contract gives for the whole
+	// difference, when it declares it (see Annotate).
+	Intended string `json:"intended,omitempty"`
+	// IntendedFields are, for a changed object, the reasons per field the
+	// contract declares (same order as Fields; "" where it declares none).
+	IntendedFields []string `json:"intendedFields,omitempty"`
 }
 
 // Report is the comparison of two sides, named A and B after what they are
@@ -188,13 +197,31 @@ func side(o manifest.Object) *Side {
 	}
 }
 
+// Option changes what Compare reports.
+type Option func(*config)
+
+type config struct{ revisions bool }
+
+// Revisions says that B is a later revision of A (the same environment at
+// two commits, as diff --base compares): an object only in A is deleted
+// when B is applied, and each change is applied in place, so Compare adds
+// the Warnings of changes Kubernetes refuses and of deletions that lose
+// data. Between two environments, which never replace one another, there
+// are none.
+func Revisions() Option { return func(c *config) { c.revisions = true } }
+
 // Compare compares the objects of side A with those of side B.
-func Compare(aName string, a []manifest.Object, bName string, b []manifest.Object) (*Report, error) {
+func Compare(aName string, a []manifest.Object, bName string, b []manifest.Object, opts ...Option) (*Report, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
 	redact, err := newRedactor()
 	if err != nil {
 		return nil, err
 	}
 	ia, ib := index(a, redact), index(b, redact)
+	pruneA := pruning(a)
 	keys := map[string]bool{}
 	for k := range ia {
 		keys[k] = true
@@ -220,6 +247,9 @@ func Compare(aName string, a []manifest.Object, bName string, b []manifest.Objec
 		switch {
 		case inA && !inB:
 			base.Status, base.A = OnlyInA, side(ea.obj)
+			if cfg.revisions {
+				base.Warnings = deleteWarnings(ea.obj, pruneA[ea.obj.Origin.Kustomization])
+			}
 			r.Differences = append(r.Differences, base)
 		case inB && !inA:
 			base.Status, base.B = OnlyInB, side(eb.obj)
@@ -234,6 +264,9 @@ func Compare(aName string, a []manifest.Object, bName string, b []manifest.Objec
 				return nil, err
 			}
 			base.Status, base.A, base.B, base.Fields, base.Unified = Changed, side(ea.obj), side(eb.obj), fields, unified
+			if cfg.revisions {
+				base.Warnings = changeWarnings(ea.obj, eb.obj, fields)
+			}
 			r.Differences = append(r.Differences, base)
 		}
 	}
