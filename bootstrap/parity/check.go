@@ -234,3 +234,24 @@ func short(v any) string {
 	}
 	return string(b[:77]) + "..."
 }
+
+// Annotate marks the differences of r (A local, B the cloud) that decls
+// declare, with the reason of the declaration, so that diff can name them
+// as intended.
+func Annotate(decls []Declaration, r *diff.Report) {
+	for i, c := range Classify(decls, r) {
+		d := &r.Differences[i]
+		if c.Fields == nil {
+			if c.Object >= 0 {
+				d.Intended = decls[c.Object].Reason
+			}
+			continue
+		}
+		d.IntendedFields = make([]string, len(c.Fields))
+		for j, k := range c.Fields {
+			if k >= 0 {
+				d.IntendedFields[j] = decls[k].Reason
+			}
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/leynos/gitops-local/bootstrap/diff"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/parity"
 )
@@ -107,9 +106,9 @@ func (o *parityOptions) run(ctx context.Context, streams Streams, env string) er
 		return err
 	}
 	opts := gitops.Options{Offline: true, ChartCache: cache, Fixtures: o.fixtures, RenderLimits: limits}
-	report, err := compareBuilt(ctx, streams, []builtSide{
-		{label: parity.LocalEnv, repo: root, target: gitops.Target{Env: parity.LocalEnv}},
-		{label: env, repo: root, target: gitops.Target{Env: env}},
+	report, err := compareSides(ctx, streams, comparison{
+		a: builtSide{label: parity.LocalEnv, repo: root, target: gitops.Target{Env: parity.LocalEnv}},
+		b: builtSide{label: env, repo: root, target: gitops.Target{Env: env}},
 	}, opts)
 	if err != nil {
 		return err
@@ -137,19 +136,15 @@ type builtSide struct {
 	target      gitops.Target
 }
 
-// compareBuilt builds both sides offline and compares them, warning on
-// stderr about a side with build findings.
-func compareBuilt(ctx context.Context, streams Streams, sides []builtSide, opts gitops.Options) (*diff.Report, error) {
-	var built [2]*gitops.Environment
-	for i, s := range sides {
-		env, err := gitops.BuildTarget(ctx, s.repo, s.target, opts)
-		if err != nil {
-			return nil, fmt.Errorf("building %s: %w", s.label, err)
-		}
-		if n := len(env.Findings); n > 0 {
-			fmt.Fprintf(streams.ErrOut, "! %s has %s; run gitops-local validate %s\n", s.label, plural(n, "build finding"), validateArgs(s.target))
-		}
-		built[i] = env
+// buildSide builds one side offline, warning on stderr about build
+// findings.
+func buildSide(ctx context.Context, streams Streams, s builtSide, opts gitops.Options) (*gitops.Environment, error) {
+	env, err := gitops.BuildTarget(ctx, s.repo, s.target, opts)
+	if err != nil {
+		return nil, fmt.Errorf("building %s: %w", s.label, err)
 	}
-	return diff.Compare(sides[0].label, built[0].Objects, sides[1].label, built[1].Objects)
+	if n := len(env.Findings); n > 0 {
+		fmt.Fprintf(streams.ErrOut, "! %s has %s; run gitops-local validate %s\n", s.label, plural(n, "build finding"), validateArgs(s.target))
+	}
+	return env, nil
 }
