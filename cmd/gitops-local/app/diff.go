@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/term"
 
 	"github.com/leynos/gitops-local/bootstrap/diff"
@@ -198,17 +200,22 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 		}}
 	}
 
-	var reports []*diff.Report
-	for _, c := range comparisons {
-		var compareOpts []diff.Option
-		if o.base != "" {
-			compareOpts = append(compareOpts, diff.Revisions())
+	// The builds share one render cache, so the renders both sides have in
+	// common (every chart a one-line change leaves alone) are done once,
+	// and run side by side, one per core, as validate's do.
+	opts.Renders = gitops.NewRenderCache()
+	defer func() {
+		if cerr := opts.Renders.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the working copies: %w", cerr))
 		}
-		report, err := compareSides(ctx, streams, c, opts, compareOpts...)
-		if err != nil {
-			return err
-		}
-		reports = append(reports, report)
+	}()
+	var compareOpts []diff.Option
+	if o.base != "" {
+		compareOpts = append(compareOpts, diff.Revisions())
+	}
+	reports, err := compareAll(ctx, streams, comparisons, opts, compareOpts...)
+	if err != nil {
+		return err
 	}
 	contract := ""
 	if o.base == "" && len(o.target.paths) == 0 && targets[0].Env == parity.LocalEnv {
@@ -313,20 +320,52 @@ func everyEnvironment(root, base string) ([]gitops.Target, error) {
 // compareSides builds both sides of c and compares them; an environment
 // one tree lacks deploys nothing there.
 func compareSides(ctx context.Context, streams Streams, c comparison, opts gitops.Options, compareOpts ...diff.Option) (*diff.Report, error) {
-	var objs [2][]manifest.Object
-	for i, s := range []builtSide{c.a, c.b} {
-		if s.target.Env != "" {
-			if _, err := os.Stat(filepath.Join(s.repo, gitops.OverlaysDir, filepath.FromSlash(s.target.Env))); errors.Is(err, fs.ErrNotExist) && c.a.target.Env == c.b.target.Env && c.a.repo != c.b.repo {
-				continue
+	reports, err := compareAll(ctx, streams, []comparison{c}, opts, compareOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return reports[0], nil
+}
+
+// compareAll builds both sides of every comparison, side by side (one
+// build per core), and compares each pair; an environment one tree of a
+// --base comparison lacks deploys nothing there.
+func compareAll(ctx context.Context, streams Streams, cs []comparison, opts gitops.Options, compareOpts ...diff.Option) ([]*diff.Report, error) {
+	objs := make([][2][]manifest.Object, len(cs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, c := range cs {
+		for j, s := range []builtSide{c.a, c.b} {
+			if s.target.Env != "" && c.a.repo != c.b.repo {
+				if _, err := os.Stat(filepath.Join(s.repo, gitops.OverlaysDir, filepath.FromSlash(s.target.Env))); errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
 			}
+			g.Go(func() error {
+				env, err := buildSide(gctx, streams, s, opts)
+				if err != nil {
+					return err
+				}
+				objs[i][j] = env.Objects
+				return nil
+			})
 		}
-		env, err := buildSide(ctx, streams, s, opts)
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	reports := make([]*diff.Report, len(cs))
+	for i, c := range cs {
+		r, err := diff.Compare(c.a.label, objs[i][0], c.b.label, objs[i][1], compareOpts...)
 		if err != nil {
 			return nil, err
 		}
-		objs[i] = env.Objects
+		reports[i] = r
 	}
-	return diff.Compare(c.a.label, objs[0], c.b.label, objs[1], compareOpts...)
+	return reports, nil
 }
 
 // annotateIntended names in r (local against env) the differences the

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,7 @@ func newParityCmd(streams Streams, global *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func (o *parityOptions) run(ctx context.Context, streams Streams, env string) error {
+func (o *parityOptions) run(ctx context.Context, streams Streams, env string) (err error) {
 	batchGC()
 	if env == parity.LocalEnv {
 		return fmt.Errorf("parity compares %s with a cloud environment: name one, e.g. %s", parity.LocalEnv, defaultParityEnv)
@@ -105,7 +106,12 @@ func (o *parityOptions) run(ctx context.Context, streams Streams, env string) er
 	if err != nil {
 		return err
 	}
-	opts := gitops.Options{Offline: true, ChartCache: cache, Fixtures: o.fixtures, RenderLimits: limits}
+	opts := gitops.Options{Offline: true, ChartCache: cache, Fixtures: o.fixtures, RenderLimits: limits, Renders: gitops.NewRenderCache()}
+	defer func() {
+		if cerr := opts.Renders.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the working copies: %w", cerr))
+		}
+	}()
 	report, err := compareSides(ctx, streams, comparison{
 		a: builtSide{label: parity.LocalEnv, repo: root, target: gitops.Target{Env: parity.LocalEnv}},
 		b: builtSide{label: env, repo: root, target: gitops.Target{Env: env}},
