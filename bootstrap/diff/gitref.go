@@ -101,7 +101,11 @@ func missingRef(ctx context.Context, repo, ref string, err error) error {
 	if !errors.As(err, &run) {
 		return fmt.Errorf("resolving %q: %w", ref, err)
 	}
-	if out, serr := git(ctx, repo, "rev-parse", "--is-shallow-repository"); serr == nil && strings.TrimSpace(string(out)) == "true" {
+	out, serr := git(ctx, repo, "rev-parse", "--is-shallow-repository")
+	if serr != nil {
+		return fmt.Errorf("%s is not a git repository that git can read: diff --base compares with a commit of it", repo)
+	}
+	if strings.TrimSpace(string(out)) == "true" {
 		return fmt.Errorf("%w: %q is not in this shallow clone: fetch it, e.g. git fetch --depth=50 origin %s (or git fetch --unshallow)", ErrNoRef, ref, ref)
 	}
 	return fmt.Errorf("%w: %q is not a branch, tag or commit of %s (git fetch it first if it is a remote one)", ErrNoRef, ref, repo)

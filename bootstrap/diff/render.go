@@ -373,6 +373,9 @@ type TextOptions struct {
 	// Full shows the differences the contract declares as well, not only
 	// their summary.
 	Full bool
+	// Reasons orders the summary of intended differences (the contract's
+	// order); reasons not in it follow in order of appearance.
+	Reasons []string
 }
 
 // WriteText writes the report for people: a summary line, the intended
@@ -389,6 +392,20 @@ func (r *Report) WriteText(w io.Writer, paint Painter, opts TextOptions) error {
 	sum := r.Summarise()
 	line(Heading, fmt.Sprintf("%s → %s: %s", r.A, r.B, sum))
 	if reasons := r.intended(); len(reasons) > 0 {
+		rank := map[string]int{}
+		for i, reason := range opts.Reasons {
+			if _, ok := rank[reason]; !ok {
+				rank[reason] = i
+			}
+		}
+		sort.SliceStable(reasons, func(i, j int) bool {
+			ri, oki := rank[reasons[i].reason]
+			rj, okj := rank[reasons[j].reason]
+			if oki != okj {
+				return oki
+			}
+			return ri < rj
+		})
 		line(Plain, "")
 		line(Heading, "Intended ("+opts.Contract+"):")
 		for _, c := range reasons {

@@ -217,13 +217,14 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	if err != nil {
 		return err
 	}
-	contract := ""
+	var textOpts diff.TextOptions
 	if o.base == "" && len(o.target.paths) == 0 && targets[0].Env == parity.LocalEnv {
-		if contract, err = annotateIntended(root, targets[1].Env, reports[0]); err != nil {
+		if textOpts, err = annotateIntended(root, targets[1].Env, reports[0]); err != nil {
 			return err
 		}
 	}
-	if err := o.write(streams, reports, contract); err != nil {
+	textOpts.Full = o.full
+	if err := o.write(streams, reports, textOpts); err != nil {
 		return err
 	}
 
@@ -241,7 +242,7 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	return Silent(ExitFindings)
 }
 
-func (o *diffOptions) write(streams Streams, reports []*diff.Report, contract string) error {
+func (o *diffOptions) write(streams Streams, reports []*diff.Report, textOpts diff.TextOptions) error {
 	switch o.global.output {
 	case OutputJSON:
 		if o.allEnvs {
@@ -268,7 +269,7 @@ func (o *diffOptions) write(streams Streams, reports []*diff.Report, contract st
 				return err
 			}
 		}
-		if err := r.WriteText(out, paint, diff.TextOptions{Contract: contract, Full: o.full}); err != nil {
+		if err := r.WriteText(out, paint, textOpts); err != nil {
 			return err
 		}
 	}
@@ -369,20 +370,24 @@ func compareAll(ctx context.Context, streams Streams, cs []comparison, opts gito
 }
 
 // annotateIntended names in r (local against env) the differences the
-// parity file declares, and returns the file's name; it returns "" when
-// the repository has no parity file or the file says nothing of env.
-func annotateIntended(root, env string, r *diff.Report) (string, error) {
+// parity file declares, and returns how to present them; nothing when the
+// repository has no parity file or the file says nothing of env.
+func annotateIntended(root, env string, r *diff.Report) (diff.TextOptions, error) {
 	contract, err := parity.Load(root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return diff.TextOptions{}, nil
 	}
 	if err != nil {
-		return "", err
+		return diff.TextOptions{}, err
 	}
 	decls, err := contract.For(env)
 	if err != nil {
-		return "", nil
+		return diff.TextOptions{}, nil
 	}
 	parity.Annotate(decls, r)
-	return parity.File, nil
+	opts := diff.TextOptions{Contract: parity.File}
+	for _, d := range decls {
+		opts.Reasons = append(opts.Reasons, d.Reason)
+	}
+	return opts, nil
 }

@@ -43,6 +43,20 @@ func TestParityFailsOnDriftAndOnStaleDeclarations(t *testing.T) {
 	if strings.Contains(r.stdout, "stale:") {
 		t.Errorf("an added difference made a declaration stale:\n%s", r.stdout)
 	}
+	// diff shows the drift in full and the intended fields of the same
+	// object only as a count.
+	r = run(t, env, "diff", "--repo", root, "local", "ephemeral/pr-123")
+	for _, want := range []string{
+		"  ~ helm.toolkit.fluxcd.io/HelmRelease/ghillie (1 field, 16 intended)\n      - spec.values.service.port: 9090\n      + spec.values.service.port: 8080\n",
+		"  ~ Service/ghillie (1 field)\n",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("diff lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "spec.values.image.tag") || strings.Contains(r.stdout, "all intended") {
+		t.Errorf("diff shows intended fields, or calls drift intended:\n%s", r.stdout)
+	}
 
 	// Stale: local's database gets the cloud's size, so the declaration
 	// of that difference matches nothing.
