@@ -24,9 +24,16 @@ func Markdown(title string, reports []*Report, limit int, see string) string {
 	}
 	head.WriteString("\n")
 
-	// The note is written in the room kept for it at the end.
-	const noteRoom = 300
-	budget := limit - head.Len() - noteRoom
+	// The note is written in the room kept for it at the end, as long as
+	// it can be.
+	note := func(cut, envs int) string {
+		return fmt.Sprintf("_%s in %s cut to keep this comment under %d characters; run `%s` to see everything._\n", count(cut, "object"), count(envs, "environment"), limit, code(see))
+	}
+	total := 0
+	for _, r := range reports {
+		total += len(r.Differences)
+	}
+	budget := limit - head.Len() - len(note(total+10, len(reports)+10))
 	var body strings.Builder
 	cut, cutEnvs := 0, 0
 	for _, r := range reports {
@@ -83,7 +90,7 @@ func Markdown(title string, reports []*Report, limit int, see string) string {
 	}
 	out := head.String() + body.String()
 	if cut > 0 {
-		out += fmt.Sprintf("_%s in %s cut to keep this comment under %d characters; run `%s` to see everything._\n", count(cut, "object"), count(cutEnvs, "environment"), limit, code(see))
+		out += note(cut, cutEnvs)
 	}
 	return out
 }
