@@ -89,6 +89,9 @@ type Report struct {
 	A           string       `json:"a"`
 	B           string       `json:"b"`
 	Differences []Difference `json:"differences"`
+	// Reasons are the parity contract's reasons, in its order, when
+	// differences were annotated with them (see Difference.Intended).
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // Equal reports whether the two sides deploy the same objects.

@@ -55,11 +55,21 @@ func Markdown(title string, reports []*Report, limit int, see string) string {
 			}
 			sec.WriteString("\n")
 		}
+		if reasons := r.intended(); len(reasons) > 0 {
+			sec.WriteString("Intended (declared in the parity file), not listed below:\n\n")
+			for _, c := range reasons {
+				fmt.Fprintf(&sec, "- %s: %s\n", md(c.reason), md(c.describe(r.A, r.B)))
+			}
+			sec.WriteString("\n")
+		}
 		envCut := 0
 		for _, g := range r.Groups() {
 			group := fmt.Sprintf("**%s**\n\n", md(g.Owner))
 			wroteGroup := false
 			for _, d := range g.Differences {
+				if d.declared() {
+					continue
+				}
 				entry := markdownEntry(d)
 				if body.Len()+sec.Len()+len(group)+len(entry)+len(closing) > budget {
 					envCut++

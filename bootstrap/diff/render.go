@@ -198,7 +198,7 @@ type reasonCount struct {
 }
 
 // intended aggregates the differences the contract declares by reason, in
-// order of first appearance.
+// the order of r.Reasons (the contract's), then of first appearance.
 func (r *Report) intended() []*reasonCount {
 	var order []*reasonCount
 	by := map[string]*reasonCount{}
@@ -236,6 +236,20 @@ func (r *Report) intended() []*reasonCount {
 			}
 		}
 	}
+	rank := map[string]int{}
+	for i, reason := range r.Reasons {
+		if _, ok := rank[reason]; !ok {
+			rank[reason] = i
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool {
+		ri, oki := rank[order[i].reason]
+		rj, okj := rank[order[j].reason]
+		if oki != okj {
+			return oki
+		}
+		return ri < rj
+	})
 	return order
 }
 
@@ -373,9 +387,6 @@ type TextOptions struct {
 	// Full shows the differences the contract declares as well, not only
 	// their summary.
 	Full bool
-	// Reasons orders the summary of intended differences (the contract's
-	// order); reasons not in it follow in order of appearance.
-	Reasons []string
 }
 
 // WriteText writes the report for people: a summary line, the intended
@@ -392,20 +403,6 @@ func (r *Report) WriteText(w io.Writer, paint Painter, opts TextOptions) error {
 	sum := r.Summarise()
 	line(Heading, fmt.Sprintf("%s → %s: %s", r.A, r.B, sum))
 	if reasons := r.intended(); len(reasons) > 0 {
-		rank := map[string]int{}
-		for i, reason := range opts.Reasons {
-			if _, ok := rank[reason]; !ok {
-				rank[reason] = i
-			}
-		}
-		sort.SliceStable(reasons, func(i, j int) bool {
-			ri, oki := rank[reasons[i].reason]
-			rj, okj := rank[reasons[j].reason]
-			if oki != okj {
-				return oki
-			}
-			return ri < rj
-		})
 		line(Plain, "")
 		line(Heading, "Intended ("+opts.Contract+"):")
 		for _, c := range reasons {

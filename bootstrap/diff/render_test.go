@@ -89,3 +89,46 @@ func TestColourOnlyWhereAsked(t *testing.T) {
 		t.Errorf("escape sequence passed through: %q", out.String())
 	}
 }
+
+func TestIntendedDifferencesAreSummarisedNotListed(t *testing.T) {
+	r, err := Compare("local",
+		objs(t, "a.yaml", `{apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {env: local, level: debug}}`),
+		"cloud",
+		objs(t, "b.yaml", `{apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {env: cloud, level: info}}`, `{apiVersion: v1, kind: ServiceAccount, metadata: {name: dns}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As the parity file annotates them: the environment's name and the
+	// platform's ServiceAccount are intended, the log level is not.
+	for i := range r.Differences {
+		d := &r.Differences[i]
+		switch d.Object {
+		case "ServiceAccount/dns":
+			d.Intended = "platform left out"
+		case "ConfigMap/c":
+			d.IntendedFields = []string{"environment name", ""}
+		}
+	}
+	r.Reasons = []string{"platform left out", "environment name"}
+	var text bytes.Buffer
+	if err := r.WriteText(&text, PlainText, TextOptions{Contract: "parity.yaml"}); err != nil {
+		t.Fatal(err)
+	}
+	md := Markdown("diff", []*Report{r}, DefaultMarkdownLimit, "x")
+	for name, out := range map[string]string{"text": text.String(), "markdown": md} {
+		for _, want := range []string{"platform left out: 1 object only in cloud", "environment name: 1 field in 1 object", "~ ConfigMap/c (1 field, 1 intended)", `- data.level: "debug"`, `+ data.level: "info"`} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s lacks %q:\n%s", name, want, out)
+			}
+		}
+		if strings.Contains(out, "ServiceAccount/dns") || strings.Contains(out, "data.env") {
+			t.Errorf("%s lists an intended difference:\n%s", name, out)
+		}
+		if strings.Index(out, "platform left out") > strings.Index(out, "environment name") {
+			t.Errorf("%s does not keep the parity file's order:\n%s", name, out)
+		}
+	}
+	if !strings.Contains(text.String(), "local → cloud: 1 added, 0 removed, 1 changed; 1 intended, 1 not") {
+		t.Errorf("summary:\n%s", text.String())
+	}
+}

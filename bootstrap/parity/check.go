@@ -239,6 +239,10 @@ func short(v any) string {
 // declare, with the reason of the declaration, so that diff can name them
 // as intended.
 func Annotate(decls []Declaration, r *diff.Report) {
+	r.Reasons = r.Reasons[:0]
+	for _, d := range decls {
+		r.Reasons = append(r.Reasons, d.Reason)
+	}
 	for i, c := range Classify(decls, r) {
 		d := &r.Differences[i]
 		if c.Fields == nil {

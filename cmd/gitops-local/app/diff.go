@@ -88,7 +88,9 @@ changed), "a"/"b" ({"namespace", "file", "line", "kustomization",
 "helmRelease"}), "fields" ([{"path", "from", "to"}]), "unified",
 "warnings" ([{"field", "message"}]), "intended" (the reason the parity
 file gives for an object only one side has), "intendedFields" (per field,
-the reason or "")}. Fields are only ever added to this format.
+the reason or "")}; a report annotated from the parity file also has
+"reasons" (its reasons, in its order). Fields are only ever added to this
+format.
 
 Exit codes: 0 no differences, 1 differences, 2 the comparison could not run
 (a base ref that does not exist or is beyond a shallow clone among them).`
@@ -385,9 +387,5 @@ func annotateIntended(root, env string, r *diff.Report) (diff.TextOptions, error
 		return diff.TextOptions{}, nil
 	}
 	parity.Annotate(decls, r)
-	opts := diff.TextOptions{Contract: parity.File}
-	for _, d := range decls {
-		opts.Reasons = append(opts.Reasons, d.Reason)
-	}
-	return opts, nil
+	return diff.TextOptions{Contract: parity.File}, nil
 }
