@@ -43,6 +43,11 @@ type Side struct {
 	Namespace string `json:"namespace,omitempty"`
 	File      string `json:"file,omitempty"`
 	Line      int    `json:"line,omitempty"`
+	// Kustomization and HelmRelease are "namespace/name" of the Flux
+	// Kustomization that applies the object and of the HelmRelease that
+	// rendered it (empty when none).
+	Kustomization string `json:"kustomization,omitempty"`
+	HelmRelease   string `json:"helmRelease,omitempty"`
 }
 
 // FieldChange is one field that differs. From is absent when the field was
@@ -56,13 +61,26 @@ type FieldChange struct {
 // Difference is one object that is not the same on both sides.
 type Difference struct {
 	// Object is "group/Kind/name" ("Kind/name" for the core group).
-	Object string        `json:"object"`
+	Object string `json:"object"`
+	// Group, Kind and Name are the parts of Object.
+	Group  string        `json:"group,omitempty"`
+	Kind   string        `json:"kind"`
+	Name   string        `json:"name"`
 	Status Status        `json:"status"`
 	A      *Side         `json:"a,omitempty"`
 	B      *Side         `json:"b,omitempty"`
 	Fields []FieldChange `json:"fields,omitempty"`
 	// Unified is a unified diff of the two objects' YAML.
 	Unified string `json:"unified,omitempty"`
+	// Warnings are changes Kubernetes refuses in place and deletions that
+	// lose data.
+	Warnings []Warning `json:"warnings,omitempty"`
+	// Intended is the reason the parity contract gives for the whole
+	// difference, when it declares it (see Annotate).
+	Intended string `json:"intended,omitempty"`
+	// IntendedFields are, for a changed object, the reasons per field the
+	// contract declares (same order as Fields; "" where it declares none).
+	IntendedFields []string `json:"intendedFields,omitempty"`
 }
 
 // Report is the comparison of two sides, named A and B after what they are
@@ -71,6 +89,9 @@ type Report struct {
 	A           string       `json:"a"`
 	B           string       `json:"b"`
 	Differences []Difference `json:"differences"`
+	// Reasons are the parity contract's reasons, in its order, when
+	// differences were annotated with them (see Difference.Intended).
+	Reasons []string `json:"reasons,omitempty"`
 }
 
 // Equal reports whether the two sides deploy the same objects.
@@ -173,16 +194,37 @@ func newRedactor() (func(string) string, error) {
 }
 
 func side(o manifest.Object) *Side {
-	return &Side{Namespace: o.GetNamespace(), File: o.Origin.File, Line: o.Origin.Line}
+	return &Side{
+		Namespace: o.GetNamespace(), File: o.Origin.File, Line: o.Origin.Line,
+		Kustomization: o.Origin.Kustomization, HelmRelease: o.Origin.HelmRelease,
+	}
 }
 
+// Option changes what Compare reports.
+type Option func(*config)
+
+type config struct{ revisions bool }
+
+// Revisions says that B is a later revision of A (the same environment at
+// two commits, as diff --base compares): an object only in A is deleted
+// when B is applied, and each change is applied in place, so Compare adds
+// the Warnings of changes Kubernetes refuses and of deletions that lose
+// data. Between two environments, which never replace one another, there
+// are none.
+func Revisions() Option { return func(c *config) { c.revisions = true } }
+
 // Compare compares the objects of side A with those of side B.
-func Compare(aName string, a []manifest.Object, bName string, b []manifest.Object) (*Report, error) {
+func Compare(aName string, a []manifest.Object, bName string, b []manifest.Object, opts ...Option) (*Report, error) {
+	var cfg config
+	for _, o := range opts {
+		o(&cfg)
+	}
 	redact, err := newRedactor()
 	if err != nil {
 		return nil, err
 	}
 	ia, ib := index(a, redact), index(b, redact)
+	pruneA := pruning(a)
 	keys := map[string]bool{}
 	for k := range ia {
 		keys[k] = true
@@ -199,11 +241,22 @@ func Compare(aName string, a []manifest.Object, bName string, b []manifest.Objec
 	for _, k := range sorted {
 		ea, inA := ia[k]
 		eb, inB := ib[k]
+		named := ea.obj
+		if !inA {
+			named = eb.obj
+		}
+		gvk := named.GroupVersionKind()
+		base := Difference{Object: k, Group: gvk.Group, Kind: gvk.Kind, Name: named.GetName()}
 		switch {
 		case inA && !inB:
-			r.Differences = append(r.Differences, Difference{Object: k, Status: OnlyInA, A: side(ea.obj)})
+			base.Status, base.A = OnlyInA, side(ea.obj)
+			if cfg.revisions {
+				base.Warnings = deleteWarnings(ea.obj, pruneA[ea.obj.Origin.Kustomization])
+			}
+			r.Differences = append(r.Differences, base)
 		case inB && !inA:
-			r.Differences = append(r.Differences, Difference{Object: k, Status: OnlyInB, B: side(eb.obj)})
+			base.Status, base.B = OnlyInB, side(eb.obj)
+			r.Differences = append(r.Differences, base)
 		default:
 			fields := compareValues("", ea.norm, eb.norm, nil)
 			if len(fields) == 0 {
@@ -213,9 +266,11 @@ func Compare(aName string, a []manifest.Object, bName string, b []manifest.Objec
 			if err != nil {
 				return nil, err
 			}
-			r.Differences = append(r.Differences, Difference{
-				Object: k, Status: Changed, A: side(ea.obj), B: side(eb.obj), Fields: fields, Unified: unified,
-			})
+			base.Status, base.A, base.B, base.Fields, base.Unified = Changed, side(ea.obj), side(eb.obj), fields, unified
+			if cfg.revisions {
+				base.Warnings = changeWarnings(ea.obj, eb.obj, fields)
+			}
+			r.Differences = append(r.Differences, base)
 		}
 	}
 	return r, nil

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -153,8 +154,11 @@ func TestMaterialize(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(repo, "gitops/a.yaml")); string(b) != "two\n" {
 		t.Errorf("working tree changed: %q", b)
 	}
-	if _, _, err := Materialize(ctx, repo, "no-such-ref", manifest.PublishedDirs); err == nil || !strings.Contains(err.Error(), `resolving "no-such-ref"`) {
+	if _, _, err := Materialize(ctx, repo, "no-such-ref", manifest.PublishedDirs); err == nil || !errors.Is(err, ErrNoRef) || !strings.Contains(err.Error(), `"no-such-ref" is not a branch, tag or commit`) {
 		t.Errorf("bad ref: %v", err)
+	}
+	if _, _, err := Materialize(ctx, t.TempDir(), "HEAD", nil); err == nil || !strings.Contains(err.Error(), "is not a git repository") {
+		t.Errorf("not a repository: %v", err)
 	}
 	if _, _, err := Materialize(ctx, repo, "--output=x", nil); err == nil {
 		t.Error("a ref that looks like an option was accepted")

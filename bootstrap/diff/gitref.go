@@ -49,9 +49,9 @@ func Materialize(ctx context.Context, repo, ref string, paths []string) (dir str
 	if strings.HasPrefix(ref, "-") {
 		return "", nil, fmt.Errorf("invalid git ref %q", ref)
 	}
-	commit, err := git(ctx, repo, "rev-parse", "--verify", "--end-of-options", ref+"^{commit}")
+	commit, err := git(ctx, repo, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
 	if err != nil {
-		return "", nil, fmt.Errorf("resolving %q: %w", ref, err)
+		return "", nil, missingRef(ctx, repo, ref, err)
 	}
 	rev := strings.TrimSpace(string(commit))
 	if paths != nil {
@@ -87,6 +87,28 @@ func Materialize(ctx context.Context, repo, ref string, paths []string) (dir str
 		return "", nil, errors.Join(fmt.Errorf("extracting %s: %w", ref, err), cleanup())
 	}
 	return dir, cleanup, nil
+}
+
+// ErrNoRef is wrapped by the error of a base ref the repository does not
+// have.
+var ErrNoRef = errors.New("no such git ref")
+
+// missingRef explains, on one line, a ref that does not resolve: in a
+// shallow clone the commit is most likely beyond its depth, and fetching
+// it is the fix; otherwise the ref does not exist.
+func missingRef(ctx context.Context, repo, ref string, err error) error {
+	var run *RunError
+	if !errors.As(err, &run) {
+		return fmt.Errorf("resolving %q: %w", ref, err)
+	}
+	out, serr := git(ctx, repo, "rev-parse", "--is-shallow-repository")
+	if serr != nil {
+		return fmt.Errorf("%s is not a git repository that git can read: diff --base compares with a commit of it", repo)
+	}
+	if strings.TrimSpace(string(out)) == "true" {
+		return fmt.Errorf("%w: %q is not in this shallow clone: fetch it, e.g. git fetch --depth=50 origin %s (or git fetch --unshallow)", ErrNoRef, ref, ref)
+	}
+	return fmt.Errorf("%w: %q is not a branch, tag or commit of %s (git fetch it first if it is a remote one)", ErrNoRef, ref, repo)
 }
 
 // untar extracts regular files, folders and symbolic links from r into dir,

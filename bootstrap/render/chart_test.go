@@ -329,6 +329,43 @@ func TestGhilliePreview(t *testing.T) {
 	}
 }
 
+// TestGhillieDesignValues renders the values the design document gives,
+// verbatim: values.local.yaml, and the pr-123 values patch naming its
+// secret store by name alone (secretStoreRef: platform-vault, a
+// ClusterSecretStore). The patch lists no keys, and an ExternalSecret
+// without any is refused (as External Secrets Operator refuses it), so it
+// is applied over the preview values that list them, as an overlay patch
+// is applied over the values it patches.
+func TestGhillieDesignValues(t *testing.T) {
+	res := renderGhillie(t, "ghillie", readValues(t, "design-values.local.yaml"))
+	if c := container(t, find(t, res.Objects, "Deployment")); c["image"] != "ghillie:local" {
+		t.Errorf("local image = %v", c["image"])
+	}
+	for _, o := range res.Objects {
+		if o.GetKind() == "ExternalSecret" {
+			t.Errorf("local values made an ExternalSecret")
+		}
+	}
+
+	patch := readValues(t, "design-pr-123-patch.yaml")
+	values := loader.MergeMaps(readValues(t, "values-pr-123.yaml"), patch)
+	res = renderGhillie(t, "pr-123", values)
+	es := find(t, res.Objects, "ExternalSecret")
+	if got := toString(nested(t, es.Object, "spec", "secretStoreRef")); got != "map[kind:ClusterSecretStore name:platform-vault]" {
+		t.Errorf("secretStoreRef = %s, want the ClusterSecretStore platform-vault", got)
+	}
+	if c := container(t, find(t, res.Objects, "Deployment")); c["image"] != "ghcr.io/leynos/ghillie:sha-abc123" {
+		t.Errorf("preview image = %v", c["image"])
+	}
+
+	// The object form still works, and names a SecretStore when asked.
+	values = loader.MergeMaps(readValues(t, "values-pr-123.yaml"), parseValues(t, "secrets: {externalSecret: {secretStoreRef: {name: team-vault, kind: SecretStore}}}"))
+	es = find(t, renderGhillie(t, "pr-123", values).Objects, "ExternalSecret")
+	if got := toString(nested(t, es.Object, "spec", "secretStoreRef")); got != "map[kind:SecretStore name:team-vault]" {
+		t.Errorf("object form: secretStoreRef = %s", got)
+	}
+}
+
 func TestGhillieProduction(t *testing.T) {
 	res := renderGhillie(t, "ghillie", readValues(t, "values-production.yaml"))
 	deploy := find(t, res.Objects, "Deployment")
@@ -408,7 +445,8 @@ func TestGhillieRejectsBadValues(t *testing.T) {
 		{"env value not a string", "env: {normal: {GHILLIE_ENV: 5}}", []string{"/env/normal/GHILLIE_ENV"}, true},
 		{"negative replicas", "replicaCount: -1", []string{"/replicaCount"}, true},
 		{"unknown probe key", "probes: {liveness: {port: 9000}}", []string{"/probes/liveness", "port"}, true},
-		{"secretStoreRef as a string", "secrets: {externalSecret: {secretStoreRef: platform-vault}}", []string{"/secrets/externalSecret/secretStoreRef"}, true},
+		{"secretStoreRef an empty name", `secrets: {externalSecret: {secretStoreRef: ""}}`, []string{"/secrets/externalSecret/secretStoreRef"}, true},
+		{"secretStoreRef neither name nor object", "secrets: {externalSecret: {secretStoreRef: [platform-vault]}}", []string{"/secrets/externalSecret/secretStoreRef"}, true},
 		{
 			"external secret without store",
 			"secrets: {externalSecret: {enabled: true, data: [{secretKey: DATABASE_URL, remoteRef: {key: ghillie}}]}}",

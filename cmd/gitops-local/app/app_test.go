@@ -16,7 +16,7 @@ type result struct {
 	stderr string
 }
 
-func run(t *testing.T, env map[string]string, args ...string) result {
+func run(t testing.TB, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }

@@ -53,7 +53,7 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 			if err := applyEnv(cmd.Flags(), lookupEnv); err != nil {
 				return err
 			}
-			return opts.validate()
+			return opts.validate(cmd.Name())
 		},
 	}
 	cmd.SetIn(streams.In)
@@ -67,13 +67,14 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 	pf.StringVar(&opts.cluster, "cluster", "gitops-local", "name of the local cluster")
 	pf.StringVar(&opts.kubeconfig, "kubeconfig", "", "kubeconfig of an existing cluster (default: the cluster's own kubeconfig)")
 	pf.BoolVarP(&opts.verbose, "verbose", "v", false, "show detailed progress")
-	pf.StringVarP(&opts.output, "output", "o", OutputText, "output format: text or json")
-	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{OutputText, OutputJSON}, cobra.ShellCompDirectiveNoFileComp))
+	pf.StringVarP(&opts.output, "output", "o", OutputText, "output format: text or json (diff: also markdown)")
+	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{OutputText, OutputJSON, OutputMarkdown}, cobra.ShellCompDirectiveNoFileComp))
 
 	cmd.AddCommand(
 		newVersionCmd(streams, opts),
 		newValidateCmd(streams, opts),
 		newDiffCmd(streams, opts),
+		newParityCmd(streams, opts),
 		newBuildCmd(streams, opts),
 		newUpCmd(streams, opts),
 		newStatusCmd(streams, opts),
@@ -85,9 +86,13 @@ func newRootCmd(streams Streams, lookupEnv func(string) (string, bool)) *cobra.C
 	return cmd
 }
 
-func (o *globalOptions) validate() error {
+func (o *globalOptions) validate(command string) error {
 	switch o.output {
 	case OutputText, OutputJSON:
+	case OutputMarkdown:
+		if command != "diff" {
+			return fmt.Errorf("invalid --output %q: only diff writes markdown; want %s or %s", o.output, OutputText, OutputJSON)
+		}
 	default:
 		return fmt.Errorf("invalid --output %q: want %s or %s", o.output, OutputText, OutputJSON)
 	}

@@ -1,13 +1,18 @@
 package app
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/parity"
 	"github.com/leynos/gitops-local/bootstrap/validate"
 )
 
@@ -123,6 +128,9 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 			fmt.Fprintln(streams.Out, f.String())
 		}
 	}
+	if len(o.target.paths) == 0 {
+		warnMissingParity(streams, root)
+	}
 	envList := strings.Join(report.Environments, ", ")
 	if report.Clean() {
 		fmt.Fprintf(streams.ErrOut, "✔ %s valid (%s)\n", plural(len(report.Environments), "environment"), envList)
@@ -130,6 +138,18 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	}
 	fmt.Fprintf(streams.ErrOut, "✗ %s in %s (%s)\n", plural(len(report.Findings), "finding"), plural(len(report.Environments), "environment"), envList)
 	return Silent(ExitFindings)
+}
+
+// warnMissingParity warns on stderr, without failing, when the repository
+// has a local environment but no parity file declaring how it differs from
+// the cloud ones.
+func warnMissingParity(streams Streams, root string) {
+	if _, err := os.Stat(filepath.Join(root, "overlays", parity.LocalEnv)); err != nil {
+		return
+	}
+	if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(parity.File))); errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(streams.ErrOut, "! %s is missing: nothing says how %s may differ from the cloud; see gitops-local parity --help\n", parity.File, parity.LocalEnv)
+	}
 }
 
 // offlineChartCache opens the chart cache in dir (the default cache when

@@ -109,24 +109,40 @@ func TestValidateFailures(t *testing.T) {
 func TestDiffEnvironments(t *testing.T) {
 	env := withChartCache(t)
 	r := run(t, env, "diff", "--repo", repoRoot, "local", "local")
-	if r.code != ExitOK || r.stdout != "" {
+	if r.code != ExitOK || r.stdout != "local → local: no differences\n" {
 		t.Fatalf("local vs local: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 
+	// The parity file declares every difference: the report names them as
+	// intended, summarised, and fits on one screen.
 	r = run(t, env, "diff", "--repo", repoRoot, "local", "ephemeral/pr-123")
 	if r.code != ExitFindings {
 		t.Fatalf("local vs pr-123: exit %d, stderr %q", r.code, r.stderr)
 	}
 	for _, want := range []string{
-		"only in local: Namespace/ghillie",
-		"only in ephemeral/pr-123: Namespace/pr-123",
-		"only in ephemeral/pr-123: external-secrets.io/ExternalSecret/ghillie",
-		"changed: apps/Deployment/ghillie",
-		"-        image: ghillie:local",
-		"+        image: ghcr.io/leynos/ghillie:sha-4f2c1e9",
+		"local → ephemeral/pr-123: 159 added, 3 removed, 11 changed; all intended",
+		"Intended (overlays/local/parity.yaml):",
+		"  platform services local leaves out (traefik): 39 objects only in ephemeral/pr-123",
+		"  app namespace named after the preview: 1 object only in ephemeral/pr-123, 1 object only in local",
+		"  apps/Deployment/ghillie spec.template.spec.containers[0].image: ghillie:local → ghcr.io/leynos/ghillie:sha-4f2c1e9",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if n := strings.Count(r.stdout, "\n"); n > 40 {
+		t.Errorf("%d lines do not fit on one screen:\n%s", n, r.stdout)
+	}
+	r = run(t, env, "diff", "--repo", repoRoot, "--full", "local", "ephemeral/pr-123")
+	for _, want := range []string{
+		"  - Namespace/ghillie",
+		"  + Namespace/pr-123",
+		"Kustomization flux-system/pr-123-ghillie-app, HelmRelease pr-123/ghillie:\n",
+		"  + external-secrets.io/ExternalSecret/ghillie",
+		"  ~ apps/Deployment/ghillie (0 fields, 5 intended)",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--full: stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
 
@@ -169,7 +185,16 @@ func TestDiffBase(t *testing.T) {
 	if r.code != ExitFindings {
 		t.Fatalf("changed tag: exit %d, stderr %q", r.code, r.stderr)
 	}
-	for _, want := range []string{"changed: apps/Deployment/ghillie", "--- staging@HEAD/apps/Deployment/ghillie", "+++ staging/apps/Deployment/ghillie", "+        image: ghcr.io/leynos/ghillie:sha-0000000"} {
+	for _, want := range []string{
+		"staging@HEAD → staging: 0 added, 0 removed, 3 changed",
+		"Kustomization flux-system/ghillie-app:\n  ~ helm.toolkit.fluxcd.io/HelmRelease/ghillie (1 field)\n      - spec.values.image.tag: \"sha-4f2c1e9\"\n      + spec.values.image.tag: \"sha-0000000\"\n",
+		"the environment's root:\n  ~ kustomize.toolkit.fluxcd.io/Kustomization/ghillie-app (1 field)\n      ~ spec.patches[0].patch:\n",
+		"        -      tag: sha-4f2c1e9\n        +      tag: sha-0000000\n",
+		"  ~ apps/Deployment/ghillie (1 field)",
+		"      - spec.template.spec.containers[0].image: \"ghcr.io/leynos/ghillie:sha-4f2c1e9\"",
+		"      + spec.template.spec.containers[0].image: \"ghcr.io/leynos/ghillie:sha-0000000\"",
+		"  apps/Deployment/ghillie spec.template.spec.containers[0].image: ghcr.io/leynos/ghillie:sha-4f2c1e9 → ghcr.io/leynos/ghillie:sha-0000000",
+	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
