@@ -12,6 +12,7 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
@@ -269,7 +270,11 @@ func (o *upOptions) up(ctx context.Context, streams Streams) error {
 		}})
 	} else {
 		steps = append(steps, progress.Step{Name: "Check Docker and ports", Run: p.Preflight})
-		steps = append(steps, o.imageSteps(root, rep)...)
+		k, ok := p.(*k3d.Provider)
+		if !ok {
+			return fmt.Errorf("no image steps for a %T cluster", p)
+		}
+		steps = append(steps, o.imageSteps(root, rep, k.Docker())...)
 		steps = append(steps,
 			progress.Step{Name: "Create or reuse k3d cluster " + o.global.cluster, Run: func(ctx context.Context) error {
 				var err error
@@ -304,21 +309,14 @@ func (o *upOptions) up(ctx context.Context, streams Streams) error {
 	return o.report(streams, &upSummary{Cluster: c, Summary: sum}, runErr)
 }
 
-// imageSteps are the steps that make ghillie:local in Docker.
-func (o *upOptions) imageSteps(root string, log progress.Logger) []progress.Step {
-	// step is a step that runs f with a client of the Docker engine.
-	step := func(name string, f func(ctx context.Context, eng *client.Client) error) []progress.Step {
-		return []progress.Step{{Name: name, Run: func(ctx context.Context) error {
-			eng, err := image.NewClient()
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			return f(ctx, eng)
-		}}}
+// imageSteps are the steps that make ghillie:local in Docker, with eng,
+// the client of the engine the cluster runs in.
+func (o *upOptions) imageSteps(root string, log progress.Logger, eng client.APIClient) []progress.Step {
+	step := func(name string, f func(ctx context.Context, eng client.APIClient) error) []progress.Step {
+		return []progress.Step{{Name: name, Run: func(ctx context.Context) error { return f(ctx, eng) }}}
 	}
 	if o.skipBuild {
-		return step("Find "+image.Local+" in Docker", func(ctx context.Context, eng *client.Client) error {
+		return step("Find "+image.Local+" in Docker", func(ctx context.Context, eng client.APIClient) error {
 			_, err := image.Exists(ctx, eng, image.Local)
 			return err
 		})
@@ -328,12 +326,12 @@ func (o *upOptions) imageSteps(root string, log progress.Logger) []progress.Step
 		out = progress.DetailWriter(log, "")
 	}
 	if o.image != "" {
-		return step("Tag "+o.image+" as "+image.Local, func(ctx context.Context, eng *client.Client) error {
+		return step("Tag "+o.image+" as "+image.Local, func(ctx context.Context, eng client.APIClient) error {
 			_, err := image.Tag(ctx, eng, o.image, image.Local, out)
 			return err
 		})
 	}
-	return step("Build "+image.Local+" from "+o.appSrc, func(ctx context.Context, eng *client.Client) error {
+	return step("Build "+image.Local+" from "+o.appSrc, func(ctx context.Context, eng client.APIClient) error {
 		_, err := image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
 		return err
 	})
