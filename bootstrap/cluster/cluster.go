@@ -48,6 +48,9 @@ type Removed struct {
 	Nodes []string `json:"nodes,omitempty"`
 	// Registry is the removed registry's name, "" when there was none.
 	Registry string `json:"registry,omitempty"`
+	// Network is a network left from a cluster whose creation failed,
+	// "" when there was none.
+	Network string `json:"network,omitempty"`
 	// Kubeconfig is the removed kubeconfig file, "" when there was none.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// Context is the context removed from the user's kubeconfig (where an
@@ -57,7 +60,7 @@ type Removed struct {
 
 // Empty reports whether nothing was removed.
 func (r Removed) Empty() bool {
-	return r.Cluster == "" && r.Registry == "" && r.Kubeconfig == "" && r.Context == "" && len(r.Nodes) == 0
+	return r.Cluster == "" && r.Registry == "" && r.Network == "" && r.Kubeconfig == "" && r.Context == "" && len(r.Nodes) == 0
 }
 
 // Provider gets clusters of one kind.

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
 	dockerversions "github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
@@ -59,6 +61,8 @@ type dockerAPI interface {
 	ClientVersion() string
 	NegotiateAPIVersion(ctx context.Context)
 	DaemonHost() string
+	NetworkInspect(ctx context.Context, name string, opts network.InspectOptions) (network.Inspect, error)
+	NetworkRemove(ctx context.Context, name string) error
 }
 
 // nodeRuntime is the part of k3d's runtime the engine calls directly;
@@ -239,6 +243,36 @@ func (d *dockerEngine) Start(ctx context.Context, c *k3d.Cluster) error {
 
 func (d *dockerEngine) Delete(ctx context.Context, c *k3d.Cluster) error {
 	return k3dclient.ClusterDelete(ctx, d.rt, c, k3d.ClusterDeleteOpts{SkipRegistryCheck: true})
+}
+
+// LeftoverNetwork returns the network k3d-<name> when k3d made it (label
+// app=k3d: k3d v5.8.3 pkg/types/defaults.go DefaultRuntimeLabels,
+// pkg/runtimes/docker/network.go CreateNetworkIfNotPresent) and no
+// container uses it, "" otherwise. A create that fails before any
+// container exists leaves it behind, and k3d finds a cluster's network
+// only from its nodes' labels (pkg/client/cluster.go ClusterDelete).
+func (d *dockerEngine) LeftoverNetwork(ctx context.Context, name string) (string, error) {
+	netName := k3d.DefaultObjectNamePrefix + "-" + name
+	n, err := d.docker.NetworkInspect(ctx, netName, network.InspectOptions{})
+	if cerrdefs.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("inspecting Docker network %s: %w", netName, err)
+	}
+	if n.Name != netName || n.Labels["app"] != "k3d" || len(n.Containers) > 0 {
+		return "", nil
+	}
+	return netName, nil
+}
+
+// RemoveNetwork removes a Docker network; one already gone is not an
+// error.
+func (d *dockerEngine) RemoveNetwork(ctx context.Context, name string) error {
+	if err := d.docker.NetworkRemove(ctx, name); err != nil && !cerrdefs.IsNotFound(err) {
+		return fmt.Errorf("removing Docker network %s: %w", name, err)
+	}
+	return nil
 }
 
 func (d *dockerEngine) Kubeconfig(ctx context.Context, c *k3d.Cluster) ([]byte, error) {

@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 	k3dclient "github.com/k3d-io/k3d/v5/pkg/client"
@@ -45,6 +47,7 @@ type fakeDocker struct {
 	pinged   int
 	cgroup   string
 	savedFor []*ocispec.Platform
+	networks map[string]network.Inspect
 }
 
 // fakeImage is an image in Docker: its ID, the platforms its index names
@@ -88,6 +91,24 @@ func (f *fakeDocker) ImageInspect(_ context.Context, ref string, _ ...client.Ima
 		return image.InspectResponse{}, fmt.Errorf("no such image: %s", ref)
 	}
 	return image.InspectResponse{ID: img.id}, nil
+}
+
+// NetworkInspect and NetworkRemove find a network by name and answer a
+// not-found error (errdefs) for one that is not there, as Docker does.
+func (f *fakeDocker) NetworkInspect(_ context.Context, name string, _ network.InspectOptions) (network.Inspect, error) {
+	n, ok := f.networks[name]
+	if !ok {
+		return network.Inspect{}, cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
+	}
+	return n, nil
+}
+
+func (f *fakeDocker) NetworkRemove(_ context.Context, name string) error {
+	if _, ok := f.networks[name]; !ok {
+		return cerrdefs.ErrNotFound.WithMessage("network " + name + " not found")
+	}
+	delete(f.networks, name)
+	return nil
 }
 
 func (f *fakeDocker) ClientVersion() string               { return f.api }
@@ -426,4 +447,32 @@ type fakeEngineOver struct {
 
 func (f *fakeEngineOver) Kubeconfig(context.Context, *k3d.Cluster) ([]byte, error) {
 	return []byte("apiVersion: v1\nkind: Config\n"), nil
+}
+
+// TestLeftoverNetworkIsOnlyK3dsUnusedOne: the network k3d made for the
+// cluster (k3d-<name>, label app=k3d) is left when no container uses it;
+// a network someone else made, or one in use, is not.
+func TestLeftoverNetworkIsOnlyK3dsUnusedOne(t *testing.T) {
+	k3dNet := network.Inspect{Name: "k3d-dev", ID: "n1", Labels: map[string]string{"app": "k3d"}}
+	used := k3dNet
+	used.Containers = map[string]network.EndpointResource{"c1": {Name: "k3d-other-server-0"}}
+	theirs := network.Inspect{Name: "k3d-dev", ID: "n2"}
+	for _, tc := range []struct {
+		name string
+		nets map[string]network.Inspect
+		want string
+	}{
+		{"left by a failed create", map[string]network.Inspect{"k3d-dev": k3dNet}, "k3d-dev"},
+		{"in use", map[string]network.Inspect{"k3d-dev": used}, ""},
+		{"not k3d's", map[string]network.Inspect{"k3d-dev": theirs}, ""},
+		{"none", nil, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			eng, _ := newFakeEngine(&fakeDocker{networks: tc.nets}, &fakeRuntime{})
+			got, err := eng.LeftoverNetwork(context.Background(), "dev")
+			if err != nil || got != tc.want {
+				t.Errorf("leftover network = %q, %v; want %q", got, err, tc.want)
+			}
+		})
+	}
 }

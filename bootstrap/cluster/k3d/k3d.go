@@ -61,6 +61,11 @@ type engine interface {
 	ImageID(ctx context.Context, ref string) (string, error)
 	// Import loads local Docker images into the cluster's nodes.
 	Import(ctx context.Context, c *k3d.Cluster, refs []string) error
+	// LeftoverNetwork is the network k3d made for the cluster name when
+	// no container uses it, "" when there is none.
+	LeftoverNetwork(ctx context.Context, name string) (string, error)
+	// RemoveNetwork removes a network.
+	RemoveNetwork(ctx context.Context, name string) error
 	// NodeImage is what a node's container runtime has under the image
 	// name ref (the full name containerd stores).
 	NodeImage(ctx context.Context, n *k3d.Node, ref string) (nodeImage, error)
@@ -305,6 +310,9 @@ func (p *Provider) create(ctx context.Context) (*k3d.Cluster, error) {
 			}
 			return nil, fmt.Errorf("%w (what was created has been removed)", createErr)
 		}
+		if _, netErr := p.removeLeftoverNetwork(rollback); netErr != nil {
+			return nil, fmt.Errorf("%w; removing its network also failed, run `gitops-local down --cluster %s`: %v", createErr, p.opts.Name, netErr)
+		}
 		return nil, createErr
 	}
 	c, err := p.eng.Get(ctx, p.opts.Name)
@@ -438,10 +446,21 @@ func (p *Provider) Describe(ctx context.Context) (string, error) {
 	c, err := p.eng.Get(ctx, p.opts.Name)
 	switch {
 	case errors.Is(err, cluster.ErrNotFound):
-		if hasKubeconfig {
-			return fmt.Sprintf("the kubeconfig %s left from k3d cluster %q", p.Kubeconfig(), p.opts.Name), nil
+		net, err := p.eng.LeftoverNetwork(ctx, p.opts.Name)
+		if err != nil {
+			return "", err
 		}
-		return "", nil
+		var left []string
+		if net != "" {
+			left = append(left, "the Docker network "+net)
+		}
+		if hasKubeconfig {
+			left = append(left, "the kubeconfig "+p.Kubeconfig())
+		}
+		if len(left) == 0 {
+			return "", nil
+		}
+		return fmt.Sprintf("%s left from k3d cluster %q", strings.Join(left, " and "), p.opts.Name), nil
 	case err != nil:
 		return "", err
 	}
@@ -496,6 +515,12 @@ func (p *Provider) Delete(ctx context.Context) (cluster.Removed, error) {
 		}
 	case !errors.Is(err, cluster.ErrNotFound):
 		return removed, err
+	default:
+		net, err := p.removeLeftoverNetwork(ctx)
+		if err != nil {
+			return removed, err
+		}
+		removed.Network = net
 	}
 	path, err := cluster.RemoveKubeconfig(p.Kubeconfig())
 	if err != nil {
@@ -556,6 +581,16 @@ func (p *Provider) ImportImage(ctx context.Context, ref string) error {
 			ref, p.opts.Name, strings.Join(missing, ", "), id)
 	}
 	return nil
+}
+
+// removeLeftoverNetwork removes the network a failed create left behind,
+// returning its name ("" when there was none).
+func (p *Provider) removeLeftoverNetwork(ctx context.Context) (string, error) {
+	net, err := p.eng.LeftoverNetwork(ctx, p.opts.Name)
+	if err != nil || net == "" {
+		return "", err
+	}
+	return net, p.eng.RemoveNetwork(ctx, net)
 }
 
 // running reports whether every node of the cluster runs.

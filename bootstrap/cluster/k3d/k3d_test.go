@@ -35,6 +35,10 @@ type fakeEngine struct {
 	nodeImages map[string][]string // node name -> digests it reports
 	kubeconfig []byte
 	cgroup     string
+	// network is the leftover network k3d-<name>, "" when none;
+	// createNothing makes Create fail before any container exists.
+	network       string
+	createNothing bool
 }
 
 func (f *fakeEngine) Ping(context.Context) error { return f.pingErr }
@@ -52,9 +56,30 @@ func (f *fakeEngine) Get(_ context.Context, name string) (*k3d.Cluster, error) {
 
 func (f *fakeEngine) Create(_ context.Context, cfg v1alpha5.SimpleConfig) error {
 	f.created = &cfg
+	if f.createNothing {
+		// k3d creates the network first (v5.8.3 pkg/client/cluster.go
+		// ClusterPrepNetwork) and can fail before any container.
+		f.network = "k3d-" + cfg.Name
+		return f.createErr
+	}
 	// A failed creation leaves a half-made cluster behind, as k3d can.
 	f.cluster = clusterFrom(cfg)
 	return f.createErr
+}
+
+func (f *fakeEngine) LeftoverNetwork(context.Context, string) (string, error) {
+	if f.cluster != nil {
+		return "", nil
+	}
+	return f.network, nil
+}
+
+func (f *fakeEngine) RemoveNetwork(_ context.Context, name string) error {
+	if name != f.network {
+		return fmt.Errorf("no network %s", name)
+	}
+	f.network = ""
+	return nil
 }
 
 func (f *fakeEngine) Start(context.Context, *k3d.Cluster) error {
@@ -629,5 +654,29 @@ func TestLeftoverToolsContainerIsNoPartOfTheCluster(t *testing.T) {
 	}
 	if slices.Contains(removed.Nodes, "k3d-dev-tools") {
 		t.Errorf("down lists the tools container as a node: %v", removed.Nodes)
+	}
+}
+
+// TestNetworkLeftByAFailedCreateIsRemoved: a create that fails before any
+// container exists leaves k3d's network; the rollback removes it, and
+// down finds and removes one left from an earlier run.
+func TestNetworkLeftByAFailedCreateIsRemoved(t *testing.T) {
+	eng := &fakeEngine{createErr: errors.New("pulling image: timeout"), createNothing: true}
+	p := newTestProvider(t, eng, 0)
+	if _, err := p.Ensure(context.Background()); err == nil {
+		t.Fatal("create succeeded")
+	}
+	if eng.network != "" {
+		t.Errorf("network %s left after the rollback", eng.network)
+	}
+
+	eng.network = "k3d-dev"
+	what, err := p.Describe(context.Background())
+	if err != nil || !strings.Contains(what, "Docker network k3d-dev") {
+		t.Errorf("down would delete %q (%v), want the leftover network named", what, err)
+	}
+	removed, err := p.Delete(context.Background())
+	if err != nil || removed.Network != "k3d-dev" || eng.network != "" {
+		t.Errorf("delete = %+v, %v; network left %q", removed, err, eng.network)
 	}
 }
