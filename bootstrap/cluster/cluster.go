@@ -63,10 +63,10 @@ func (r Removed) Empty() bool {
 	return r.Cluster == "" && r.Registry == "" && r.Network == "" && r.Kubeconfig == "" && r.Context == "" && len(r.Nodes) == 0
 }
 
-// Provider gets clusters of one kind.
+// Provider gets clusters of one kind. What only some providers do is
+// found by type assertion on the interfaces its users define (package up:
+// Preflighter, ImageImporter), as ctlptl does.
 type Provider interface {
-	// Preflight checks, before anything is created, that Ensure can work.
-	Preflight(ctx context.Context) error
 	// Ensure returns the cluster, creating it when it does not exist.
 	Ensure(ctx context.Context) (*Cluster, error)
 	// Get returns the cluster, or an error wrapping ErrNotFound.
@@ -74,9 +74,6 @@ type Provider interface {
 	// Delete removes the cluster, its registry and its kubeconfig; a
 	// missing cluster is not an error (Removed is then empty).
 	Delete(ctx context.Context) (Removed, error)
-	// ImportImage loads a local image into every node of the cluster and
-	// checks that each node has it.
-	ImportImage(ctx context.Context, ref string) error
 }
 
 // ErrNotFound is returned when the cluster does not exist.

@@ -160,9 +160,9 @@ func newProvider(opts Options, eng engine) (*Provider, error) {
 	return &Provider{opts: opts, eng: eng, freePort: cluster.FreePort, checkPort: cluster.CheckPortFree}, nil
 }
 
-// Docker is the client of the Docker engine the cluster runs in, for the
-// image build to use the same engine.
-func (p *Provider) Docker() client.APIClient { return p.opts.Docker }
+// ImageEngine is the Docker engine the cluster runs in, for the image
+// build to use the same engine.
+func (p *Provider) ImageEngine() image.Engine { return p.opts.Docker }
 
 // Kubeconfig is where the cluster's kubeconfig is written.
 func (p *Provider) Kubeconfig() string {

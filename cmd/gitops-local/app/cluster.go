@@ -18,6 +18,13 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/up"
 )
 
+// The k3d provider checks its prerequisites and runs the local app image:
+// up finds both by type assertion, so losing either must not compile.
+var (
+	_ up.Preflighter   = (*k3d.Provider)(nil)
+	_ up.ImageImporter = (*k3d.Provider)(nil)
+)
+
 // appSelector selects the app's pods.
 var appSelector = map[string]string{"app.kubernetes.io/name": "ghillie"}
 

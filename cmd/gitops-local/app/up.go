@@ -7,14 +7,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/cluster"
-	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
-	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/up"
 )
@@ -240,101 +237,39 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 	return o.timedOut(ctx, "up", o.up(ctx, streams))
 }
 
-// up is runUp within its deadline.
+// up is runUp within its deadline: the flags checked against the
+// provider they select, then up.Up.
 func (o *upOptions) up(ctx context.Context, streams Streams) error {
 	rep := progress.New(streams.ErrOut, o.global.verbose)
 	p, err := o.cluster.provider(o.global, rep)
 	if err != nil {
 		return err
 	}
-	_, existing := p.(*cluster.Existing)
-	if existing && (o.appSrc != "" || o.image != "" || o.skipBuild) {
-		return errors.New("--app-src, --image and --skip-build are for a k3d cluster; with --kubeconfig, get the image to the cluster yourself")
+	var out io.Writer
+	if o.global.verbose {
+		out = progress.DetailWriter(rep, "")
 	}
-	if !existing && o.appSrc == "" && o.image == "" && !o.skipBuild {
-		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
-	}
+	img := up.AppImage{AppSrc: o.appSrc, Prebuilt: o.image, Reuse: o.skipBuild, Output: out}
 	// Flags and the repository are checked before anything is created.
 	root, err := gitops.FindRepoRoot(o.repo)
 	if err != nil {
 		return err
 	}
-
-	var c *cluster.Cluster
-	var steps []progress.Step
-	if existing {
-		steps = append(steps, progress.Step{Name: "Read the cluster from " + o.global.kubeconfig, Run: func(ctx context.Context) error {
-			var err error
-			c, err = p.Ensure(ctx)
-			return err
-		}})
-	} else {
-		steps = append(steps, progress.Step{Name: "Check Docker and ports", Run: p.Preflight})
-		k, ok := p.(*k3d.Provider)
-		if !ok {
-			return fmt.Errorf("no image steps for a %T cluster", p)
-		}
-		steps = append(steps, o.imageSteps(root, rep, k.Docker())...)
-		steps = append(steps,
-			progress.Step{Name: "Create or reuse k3d cluster " + o.global.cluster, Run: func(ctx context.Context) error {
-				var err error
-				c, err = p.Ensure(ctx)
-				if err == nil {
-					rep.Infof("kubeconfig %s (export KUBECONFIG=%s)", c.Kubeconfig, c.Kubeconfig)
-					if c.MergedInto != "" {
-						rep.Infof("context k3d-%s added to %s (kubectl config use-context k3d-%s)", c.Name, c.MergedInto, c.Name)
-					}
-				}
-				return err
-			}},
-			progress.Step{Name: "Import " + image.Local + " into the cluster's nodes", Run: func(ctx context.Context) error {
-				return p.ImportImage(ctx, image.Local)
-			}},
-		)
-	}
-	done, err := rep.Run(ctx, steps)
-	if err != nil {
-		return o.report(streams, &upSummary{Cluster: c, Summary: &up.Summary{Steps: done}}, err)
-	}
-	opts, err := o.options(ctx, root, c)
-	if err != nil {
+	run, err := up.NewClusterRun(p, img, root, rep)
+	switch {
+	case errors.Is(err, up.ErrImageNotImported):
+		return errors.New("--app-src, --image and --skip-build are for a k3d cluster; with --kubeconfig, get the image to the cluster yourself")
+	case errors.Is(err, up.ErrNoAppImage):
+		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
+	case err != nil:
 		return err
 	}
-	opts.Log = rep
-	sum, runErr := up.Run(ctx, rep, opts)
-	if sum == nil {
-		sum = &up.Summary{}
-	}
-	sum.Steps = append(done, sum.Steps...)
-	return o.report(streams, &upSummary{Cluster: c, Summary: sum}, runErr)
-}
-
-// imageSteps are the steps that make ghillie:local in Docker, with eng,
-// the client of the engine the cluster runs in.
-func (o *upOptions) imageSteps(root string, log progress.Logger, eng client.APIClient) []progress.Step {
-	step := func(name string, f func(ctx context.Context, eng client.APIClient) error) []progress.Step {
-		return []progress.Step{{Name: name, Run: func(ctx context.Context) error { return f(ctx, eng) }}}
-	}
-	if o.skipBuild {
-		return step("Find "+image.Local+" in Docker", func(ctx context.Context, eng client.APIClient) error {
-			_, err := image.Exists(ctx, eng, image.Local)
-			return err
-		})
-	}
-	var out io.Writer
-	if o.global.verbose {
-		out = progress.DetailWriter(log, "")
-	}
-	if o.image != "" {
-		return step("Tag "+o.image+" as "+image.Local, func(ctx context.Context, eng client.APIClient) error {
-			_, err := image.Tag(ctx, eng, o.image, image.Local, out)
-			return err
-		})
-	}
-	return step("Build "+image.Local+" from "+o.appSrc, func(ctx context.Context, eng client.APIClient) error {
-		_, err := image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
-		return err
+	sum, err := up.Up(ctx, rep, run, func(c *cluster.Cluster) (up.Options, error) {
+		opts, err := o.options(ctx, root, c)
+		opts.Log = rep
+		return opts, err
 	})
+	return o.report(streams, &upSummary{Cluster: run.Cluster, Summary: sum}, err)
 }
 
 // upSummary is up's -o json output: the cluster and what up did on it.
