@@ -318,13 +318,23 @@ func (d *dockerEngine) Import(ctx context.Context, c *k3d.Cluster, refs []string
 		if n.Role != k3d.ServerRole && n.Role != k3d.AgentRole {
 			continue
 		}
-		archive, err := d.save(ctx, refs, platform)
-		if err != nil {
-			return fmt.Errorf("saving %s from Docker: %w", strings.Join(refs, ", "), err)
+		if err := d.importInto(ctx, n, refs, platform); err != nil {
+			return err
 		}
-		if err := d.nodes.ExecInNodeWithStdin(ctx, n, importCommand, archive); err != nil {
-			return fmt.Errorf("importing into node %s: %w", n.Name, err)
-		}
+	}
+	return nil
+}
+
+// importInto streams Docker's archive of refs into the node's import.
+func (d *dockerEngine) importInto(ctx context.Context, n *k3d.Node, refs []string, platform *ocispec.Platform) error {
+	archive, err := d.save(ctx, refs, platform)
+	if err != nil {
+		return fmt.Errorf("saving %s from Docker: %w", strings.Join(refs, ", "), err)
+	}
+	// k3d closes the stream once copied, not when the exec fails first.
+	defer archive.Close()
+	if err := d.nodes.ExecInNodeWithStdin(ctx, n, importCommand, archive); err != nil {
+		return fmt.Errorf("importing into node %s: %w", n.Name, err)
 	}
 	return nil
 }
