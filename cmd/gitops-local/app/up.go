@@ -32,21 +32,27 @@ type upOptions struct {
 const upLong = `Create the local preview, the same GitOps deployment the cloud's
 ephemeral previews run:
 
-  1. check that Docker answers and the ports are free, before anything is
-     created;
+  1. check, before anything is created, that Docker answers (the engine of
+     DOCKER_HOST, else of the current docker context), that its host runs
+     cgroup v2, and that the ports are free;
   2. build Ghillie's image from --app-src (a Ghillie checkout) with this
-     repository's Dockerfile, or tag --image REF, as ghillie:local;
+     repository's Dockerfile, or tag --image REF, as ghillie:local, in that
+     same engine;
   3. create the k3d cluster --cluster (k3s, its ingress on a loopback port,
-     a k3d-managed registry on loopback) or reuse it, and write its own
-     kubeconfig under the state folder (~/.kube/config is left alone unless
-     --merge-kubeconfig asks to add the context to it);
-  4. import ghillie:local into every node and check that each has it;
+     a k3d-managed registry on loopback), reuse it, or start it again if it
+     was stopped, and write its own kubeconfig under the state folder
+     (~/.kube/config is left alone unless --merge-kubeconfig asks to add the
+     context to it);
+  4. import ghillie:local (its native platform) into every node and check
+     that each has it by name and ID;
   5. install Flux at the pinned versions (from manifests built into the tool);
   6. push the platform charts (from the local chart cache), charts/ghillie and
      this repository's gitops/, overlays/ and charts/ to the cluster's registry,
      skipping what the registry already holds;
-  7. point Flux at them: the cluster-vars ConfigMap, the OCIRepository and the
-     root Kustomization for overlays/local, and ask Flux to reconcile now;
+  7. point Flux at them: the cluster-vars ConfigMap (with APP_IMAGE_ID, the
+     imported image's ID, which the local overlay puts in a pod annotation so
+     that a rebuilt image rolls out), the OCIRepository and the root
+     Kustomization for overlays/local, and ask Flux to reconcile now;
   8. create the Secret ghillie (DATABASE_URL, GHILLIE_DATABASE_URL, VALKEY_URL)
      as soon as CloudNativePG and valkey-operator have made theirs;
   9. wait until every Kustomization and HelmRelease has applied what was
