@@ -117,6 +117,22 @@ func (r *ClusterRun) Steps() []progress.Step {
 	return steps
 }
 
+// ImageSteps make the app image again and import it into the running
+// cluster's nodes, keeping its ID for the next sync's cluster variables:
+// what watch runs when the app's source changes.
+func (r *ClusterRun) ImageSteps() []progress.Step {
+	imp, ok := r.provider.(ImageImporter)
+	if !ok {
+		return nil
+	}
+	return []progress.Step{
+		r.imageStep(imp.ImageEngine()),
+		{Name: "Import " + image.Local + " into the cluster's nodes", Run: func(ctx context.Context) error {
+			return imp.ImportImage(ctx, image.Local)
+		}},
+	}
+}
+
 func (r *ClusterRun) ensure(ctx context.Context) error {
 	c, err := r.provider.Ensure(ctx)
 	if err != nil {

@@ -115,3 +115,22 @@ func TestClusterRunRefusesWhatDoesNotFit(t *testing.T) {
 		t.Errorf("existing cluster without an image: %v", err)
 	}
 }
+
+// TestImageStepsRemakeAndImport: watch's steps after a change to the app
+// make the image and import it, and the new ID is kept.
+func TestImageStepsRemakeAndImport(t *testing.T) {
+	const newID = "sha256:4444444444444444444444444444444444444444444444444444444444444444"
+	p := &importingProvider{docker: &localDocker{images: map[string]string{image.Local: newID}}}
+	run, err := NewClusterRun(p, AppImage{Reuse: true}, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range run.ImageSteps() {
+		if err := s.Run(context.Background()); err != nil {
+			t.Fatalf("%s: %v", s.Name, err)
+		}
+	}
+	if run.ImageID != newID || p.imported != newID || strings.Join(p.calls, ", ") != "import ghillie:local" {
+		t.Errorf("image ID %q, imported %q, calls %v", run.ImageID, p.imported, p.calls)
+	}
+}
