@@ -3,6 +3,7 @@
 
 GO          ?= go
 STATICCHECK_VERSION := v0.8.2
+ACTIONLINT_VERSION  := v1.7.12
 BIN         := bin
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS     := -s -w -X github.com/leynos/gitops-local/bootstrap/versions.Tool=$(VERSION)
@@ -15,7 +16,7 @@ TEST_TIMEOUT ?= 45m
 CHART_CACHE ?= $(or $(GITOPS_LOCAL_CHART_CACHE),$(HOME)/.cache/gitops-local/charts)
 CHARTS_FROM ?= $(or $(GITOPS_LOCAL_TESTDATA_CHARTS),../shared/testdata/charts)
 
-.PHONY: build run charts test test-short fuzz bench-validate tools lint fmt vet staticcheck clean
+.PHONY: build run charts test test-short fuzz bench-validate tools lint fmt vet staticcheck actionlint actionlint-install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/gitops-local ./cmd/gitops-local
@@ -66,7 +67,7 @@ fuzz:
 bench-validate: build charts
 	GITOPS_LOCAL_CHART_CACHE=$(CHART_CACHE) $(GO) run ./hack/benchvalidate -bin $(BIN)/gitops-local
 
-lint: fmt vet staticcheck
+lint: fmt vet staticcheck actionlint
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -76,6 +77,20 @@ vet:
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# actionlint checks the GitHub workflows; .ci/run installs it first with
+# `make actionlint-install` (go install, at the pinned version).
+ACTIONLINT := $(BIN)/tools/actionlint-$(ACTIONLINT_VERSION)
+
+actionlint-install: $(ACTIONLINT)
+
+$(ACTIONLINT):
+	@mkdir -p $(BIN)/tools/.actionlint
+	GOBIN=$(abspath $(BIN))/tools/.actionlint $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	mv $(BIN)/tools/.actionlint/actionlint $@
+
+actionlint: $(ACTIONLINT)
+	$(ACTIONLINT) .github/workflows/*.yaml
 
 clean:
 	rm -rf $(BIN)

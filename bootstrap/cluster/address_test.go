@@ -1,6 +1,12 @@
 package cluster
 
-import "testing"
+import (
+	"net"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+)
 
 func TestCheckHostPort(t *testing.T) {
 	for _, s := range []string{"127.0.0.1:5000", "registry:5000", "k3d-gitops-local-registry.localhost:1", "[::1]:65535", "Reg.Example.com:443"} {
@@ -31,5 +37,20 @@ func TestCheckURL(t *testing.T) {
 func TestCheckPort(t *testing.T) {
 	if CheckPort(0, true) != nil || CheckPort(0, false) == nil || CheckPort(65536, true) == nil || CheckPort(-1, true) == nil || CheckPort(8080, false) != nil {
 		t.Error("CheckPort bounds wrong")
+	}
+}
+
+// TestPortErrorNamesAPrivilegedPort: on Linux, binding port 80 as a user
+// fails with EACCES (ip(7): "ports below 1024 ... CAP_NET_BIND_SERVICE"),
+// which is not something else listening there.
+func TestPortErrorNamesAPrivilegedPort(t *testing.T) {
+	denied := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EACCES)}
+	err := portError(80, denied)
+	if !strings.Contains(err.Error(), "privileged port") || strings.Contains(err.Error(), "something else listens") {
+		t.Errorf("EACCES on port 80 reported as %q", err)
+	}
+	inUse := &net.OpError{Op: "listen", Net: "tcp", Err: os.NewSyscallError("bind", syscall.EADDRINUSE)}
+	if err := portError(8080, inUse); !strings.Contains(err.Error(), "something else listens") {
+		t.Errorf("EADDRINUSE reported as %q", err)
 	}
 }

@@ -48,6 +48,9 @@ type Removed struct {
 	Nodes []string `json:"nodes,omitempty"`
 	// Registry is the removed registry's name, "" when there was none.
 	Registry string `json:"registry,omitempty"`
+	// Network is a network left from a cluster whose creation failed,
+	// "" when there was none.
+	Network string `json:"network,omitempty"`
 	// Kubeconfig is the removed kubeconfig file, "" when there was none.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
 	// Context is the context removed from the user's kubeconfig (where an
@@ -57,13 +60,13 @@ type Removed struct {
 
 // Empty reports whether nothing was removed.
 func (r Removed) Empty() bool {
-	return r.Cluster == "" && r.Registry == "" && r.Kubeconfig == "" && r.Context == "" && len(r.Nodes) == 0
+	return r.Cluster == "" && r.Registry == "" && r.Network == "" && r.Kubeconfig == "" && r.Context == "" && len(r.Nodes) == 0
 }
 
-// Provider gets clusters of one kind.
+// Provider gets clusters of one kind. What only some providers do is
+// found by type assertion on the interfaces its users define (package up:
+// Preflighter, ImageImporter), as ctlptl does.
 type Provider interface {
-	// Preflight checks, before anything is created, that Ensure can work.
-	Preflight(ctx context.Context) error
 	// Ensure returns the cluster, creating it when it does not exist.
 	Ensure(ctx context.Context) (*Cluster, error)
 	// Get returns the cluster, or an error wrapping ErrNotFound.
@@ -71,9 +74,6 @@ type Provider interface {
 	// Delete removes the cluster, its registry and its kubeconfig; a
 	// missing cluster is not an error (Removed is then empty).
 	Delete(ctx context.Context) (Removed, error)
-	// ImportImage loads a local image into every node of the cluster and
-	// checks that each node has it.
-	ImportImage(ctx context.Context, ref string) error
 }
 
 // ErrNotFound is returned when the cluster does not exist.

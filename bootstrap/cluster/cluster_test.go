@@ -126,9 +126,6 @@ current-context: ctx
 	if _, err := e.Delete(ctx); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("Delete = %v, want ErrUnsupported: an existing cluster is never deleted", err)
 	}
-	if err := e.ImportImage(ctx, "ghillie:local"); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("ImportImage = %v, want ErrUnsupported", err)
-	}
 	for _, bad := range []*Existing{{Registry: "r"}, {Kubeconfig: kc}, {Kubeconfig: kc + ".missing", Registry: "r"}} {
 		if err := bad.Preflight(ctx); err == nil {
 			t.Errorf("Preflight(%+v) passed", bad)

@@ -64,9 +64,3 @@ func (e *Existing) Get(_ context.Context) (*Cluster, error) {
 func (e *Existing) Delete(context.Context) (Removed, error) {
 	return Removed{}, fmt.Errorf("the cluster of %s was not created by gitops-local, so it does not delete it: %w", e.Kubeconfig, ErrUnsupported)
 }
-
-// ImportImage refuses: how images reach an existing cluster's nodes is the
-// cluster's business (kind load, k3d image import, a registry).
-func (e *Existing) ImportImage(_ context.Context, ref string) error {
-	return fmt.Errorf("cannot load %s into an existing cluster's nodes; load it yourself or push it to a registry the cluster pulls from: %w", ref, ErrUnsupported)
-}

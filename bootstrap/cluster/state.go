@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 )
 
 // StateDirEnv overrides where gitops-local keeps each cluster's state.
@@ -119,7 +120,16 @@ func CheckPortFree(port int) error {
 	addr := net.JoinHostPort(Loopback, strconv.Itoa(port))
 	l, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("port %d is not free on %s (something else listens there): pick another with --port: %w", port, Loopback, err)
+		return portError(port, err)
 	}
 	return l.Close()
+}
+
+// portError says why port could not be bound: on Linux a port below 1024
+// needs privileges (EACCES), which is not something else listening there.
+func portError(port int, err error) error {
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("port %d on %s is a privileged port this user may not bind (%w): pick --port 1024 or above, or drop --port for a free one", port, Loopback, err)
+	}
+	return fmt.Errorf("port %d is not free on %s (something else listens there): pick another with --port: %w", port, Loopback, err)
 }

@@ -20,7 +20,7 @@ import (
 const Local = "ghillie:local"
 
 // Engine is the part of the Docker Engine API building and tagging need.
-// *client.Client has it.
+// client.APIClient (see NewClient) has it.
 type Engine interface {
 	Inspector
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
@@ -31,16 +31,6 @@ type Engine interface {
 // Inspector is the part of the Docker Engine API that reads a local image.
 type Inspector interface {
 	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
-}
-
-// NewClient returns a client of the environment's Docker engine
-// (DOCKER_HOST and the like), speaking the API version the engine offers.
-func NewClient() (*client.Client, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil, fmt.Errorf("configuring the Docker client: %w", err)
-	}
-	return c, nil
 }
 
 // BuildOptions say what to build.

@@ -1,14 +1,19 @@
 package up
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
+	"github.com/leynos/gitops-local/bootstrap/gitops"
 )
 
 func TestReadVars(t *testing.T) {
@@ -89,5 +94,45 @@ func TestNewRejectsMissingInput(t *testing.T) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestImageIDVariable: up writes the imported image's ID; sync, which
+// imports nothing, keeps what the cluster has, so it does not roll the
+// pods back to the placeholder of cluster-vars.env.
+func TestImageIDVariable(t *testing.T) {
+	const id = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	const old = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: gitops.FluxNamespace, Name: ClusterVars},
+		Data:       map[string]string{ImageIDVariable: old, RegistryVariable: "r:5000"},
+	}
+	s, err := Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(cm).Build()
+	current, err := clusterVars(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, imported string
+		current        map[string]string
+		want           string
+	}{
+		{"up imported an image", id, current, id},
+		{"sync keeps the cluster's", "", current, old},
+		{"first run without an import", "", nil, "none"},
+	} {
+		vars := map[string]string{ImageIDVariable: "none"}
+		setImageID(vars, tc.imported, tc.current)
+		if vars[ImageIDVariable] != tc.want {
+			t.Errorf("%s: %s = %q, want %q", tc.name, ImageIDVariable, vars[ImageIDVariable], tc.want)
+		}
+	}
+	empty := fake.NewClientBuilder().WithScheme(s).Build()
+	if got, err := clusterVars(context.Background(), empty); err != nil || got != nil {
+		t.Errorf("no ConfigMap yet: %v, %v", got, err)
 	}
 }

@@ -19,7 +19,9 @@ import (
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/ssa"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -47,6 +49,11 @@ const (
 	ArtifactTag      = gitops.ArtifactTag
 	ChartsRepo       = "charts"
 	RegistryVariable = "CHART_REGISTRY"
+	// ImageIDVariable holds the ID of the app image imported into the
+	// cluster's nodes. The local overlay puts it in a pod annotation, so
+	// a rebuilt image changes the HelmRelease's values and helm-controller
+	// upgrades the release: the new pod comes through Flux, not around it.
+	ImageIDVariable = "APP_IMAGE_ID"
 )
 
 // App names the application objects of the local environment.
@@ -76,6 +83,10 @@ type Options struct {
 	Log progress.Logger
 	// Now is the clock for reconcile request tokens.
 	Now func() time.Time
+	// ImageID is the ID of the app image up imported, written to the
+	// cluster variable ImageIDVariable; "" keeps the cluster's value (sync,
+	// or a cluster whose image is not up's to import).
+	ImageID string
 	// Validated, when set, is shared by successive syncs (a watch) so that
 	// each validates only the environments its change touches; without it
 	// sync validates every environment.
@@ -271,6 +282,11 @@ func (r *Runner) configure(ctx context.Context) error {
 		return err
 	}
 	vars[RegistryVariable] = r.opts.RegistryPull
+	current, err := clusterVars(ctx, r.client)
+	if err != nil {
+		return err
+	}
+	setImageID(vars, r.opts.ImageID, current)
 	objs, err := rootObjects(r.opts.Environment, r.opts.RegistryPull, vars)
 	if err != nil {
 		return err
@@ -332,6 +348,33 @@ func (r *Runner) requestChartSources(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// clusterVars are the variables of the cluster's cluster-vars ConfigMap,
+// nil when there is none yet.
+func clusterVars(ctx context.Context, c client.Reader) (map[string]string, error) {
+	var cm corev1.ConfigMap
+	err := c.Get(ctx, client.ObjectKey{Namespace: gitops.FluxNamespace, Name: ClusterVars}, &cm)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", gitops.FluxNamespace, ClusterVars, err)
+	}
+	return cm.Data, nil
+}
+
+// setImageID sets the image ID variable: the imported image's ID when up
+// imported one, else the value the cluster already has, so that a sync
+// (which imports nothing) leaves the pods alone rather than rolling them
+// back to the file's placeholder.
+func setImageID(vars map[string]string, imported string, current map[string]string) {
+	switch {
+	case imported != "":
+		vars[ImageIDVariable] = imported
+	case current[ImageIDVariable] != "":
+		vars[ImageIDVariable] = current[ImageIDVariable]
+	}
 }
 
 // rootObjects are what `flux bootstrap` would leave in a cluster

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -26,6 +27,11 @@ import (
 type Options struct {
 	// Root is the repository checkout.
 	Root string
+	// AppSrc, when set, is the app's checkout, watched too: its changed
+	// paths are given to Round as AppPrefix + the path relative to it.
+	// Folders whose names start with a dot (.git, .venv), __pycache__ and
+	// node_modules are not watched.
+	AppSrc string
 	// Debounce is how long the tree must stay quiet before a round;
 	// default 300ms.
 	Debounce time.Duration
@@ -43,6 +49,9 @@ type Options struct {
 	OnSuperseded func(changed []string)
 }
 
+// AppPrefix starts the changed paths that are in Options.AppSrc.
+const AppPrefix = "app:"
+
 // Run watches until ctx ends, then returns nil. A round in progress when
 // ctx ends is given the cancelled context and awaited.
 func Run(ctx context.Context, opts Options) error {
@@ -58,9 +67,27 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer w.Close()
 	for _, d := range manifest.PublishedDirs {
-		if err := addTree(w, filepath.Join(opts.Root, d)); err != nil {
+		if err := addTree(w, filepath.Join(opts.Root, d), nil); err != nil {
 			return err
 		}
+	}
+	if opts.AppSrc != "" {
+		if err := addTree(w, opts.AppSrc, appSkipped); err != nil {
+			return err
+		}
+	}
+	// rel names a changed path for Round.
+	rel := func(name string) string {
+		if opts.AppSrc != "" {
+			if r, err := filepath.Rel(opts.AppSrc, name); err == nil && r != ".." && !strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+				return AppPrefix + filepath.ToSlash(r)
+			}
+		}
+		r, err := filepath.Rel(opts.Root, name)
+		if err != nil {
+			return name
+		}
+		return filepath.ToSlash(r)
 	}
 
 	changed := map[string]bool{}
@@ -104,17 +131,22 @@ func Run(ctx context.Context, opts Options) error {
 			if publish.Ignored(filepath.Base(ev.Name)) || ev.Op == fsnotify.Chmod {
 				continue
 			}
+			name := rel(ev.Name)
+			inApp := strings.HasPrefix(name, AppPrefix)
+			if inApp && appSkipped(filepath.Base(ev.Name)) {
+				continue
+			}
 			if ev.Op&fsnotify.Create != 0 {
 				if st, err := os.Stat(ev.Name); err == nil && st.IsDir() {
 					// A new folder: watch it, and count what it already holds.
-					_ = addTree(w, ev.Name)
+					var skip func(string) bool
+					if inApp {
+						skip = appSkipped
+					}
+					_ = addTree(w, ev.Name, skip)
 				}
 			}
-			rel, err := filepath.Rel(opts.Root, ev.Name)
-			if err != nil {
-				rel = ev.Name
-			}
-			changed[filepath.ToSlash(rel)] = true
+			changed[name] = true
 			timer.Reset(opts.Debounce)
 		case <-timer.C:
 			paths := make([]string, 0, len(changed))
@@ -152,8 +184,14 @@ func startRound(ctx context.Context, round func(context.Context, []string) error
 	return r
 }
 
-// addTree watches dir and every folder below it.
-func addTree(w *fsnotify.Watcher, dir string) error {
+// appSkipped reports whether a name in the app's checkout is none of the
+// image's business: hidden folders (.git, .venv), caches.
+func appSkipped(name string) bool {
+	return strings.HasPrefix(name, ".") || name == "__pycache__" || name == "node_modules"
+}
+
+// addTree watches dir and every folder below it but those skip names.
+func addTree(w *fsnotify.Watcher, dir string, skip func(string) bool) error {
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -163,6 +201,9 @@ func addTree(w *fsnotify.Watcher, dir string) error {
 		}
 		if !d.IsDir() {
 			return nil
+		}
+		if skip != nil && p != dir && skip(d.Name()) {
+			return filepath.SkipDir
 		}
 		if err := w.Add(p); err != nil {
 			return fmt.Errorf("watching %s: %w", p, err)

@@ -247,3 +247,41 @@ func TestStopWaitsForTheRound(t *testing.T) {
 	}
 	stopped.Wait()
 }
+
+// TestAppSrcChangesAreWatched: a saved module of the app's checkout
+// starts a round naming it with AppPrefix; its virtualenv and caches do
+// not.
+func TestAppSrcChangesAreWatched(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"gitops", "overlays/local", "charts"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	app := t.TempDir()
+	for _, d := range []string{"ghillie", ".venv/lib", "ghillie/__pycache__"} {
+		if err := os.MkdirAll(filepath.Join(app, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := &rounds{c: make(chan struct{}, 10)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Root: root, AppSrc: app, Debounce: 100 * time.Millisecond, Round: r.round})
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond) // let the watcher start
+
+	write(t, app, ".venv/lib/site.py", "x = 1\n")
+	write(t, app, "ghillie/__pycache__/runtime.cpython-313.pyc", "x")
+	write(t, app, "ghillie/runtime.py", "x = 2\n")
+	got := r.wait(t)
+	if !slices.Equal(got, []string{AppPrefix + "ghillie/runtime.py"}) {
+		t.Errorf("round for %v, want only %sghillie/runtime.py", got, AppPrefix)
+	}
+	write(t, root, "overlays/local/x.yaml", "a: 1\n")
+	if got := r.wait(t); !slices.Equal(got, []string{"overlays/local/x.yaml"}) {
+		t.Errorf("round for %v, want the overlay's file", got)
+	}
+}

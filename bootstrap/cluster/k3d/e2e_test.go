@@ -10,13 +10,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	k3d "github.com/k3d-io/k3d/v5/pkg/types"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
 
@@ -104,18 +109,42 @@ func TestK3dEndToEnd(t *testing.T) {
 		t.Errorf("a different --port on an existing cluster: %v", err)
 	}
 
-	// Import an image Docker already has (k3d's own proxy image, pulled to
-	// create the cluster) under a new name, and find it on the node.
-	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	// Stop every container, as a reboot or `docker stop` does; up starts
+	// the cluster again as `k3d cluster start` does.
+	docker, err := image.NewClient()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := "gitops-local-e2e:" + name
-	if err := docker.ImageTag(ctx, versions.K3dProxyImage, ref); err != nil {
+	ctrs, err := docker.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", k3d.LabelClusterName+"="+name))})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.ImportImage(ctx, ref); err != nil {
-		t.Fatal(err)
+	for _, ctr := range ctrs {
+		if err := docker.ContainerStop(ctx, ctr.ID, container.StopOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restarted, err := p.Ensure(ctx)
+	if err != nil {
+		t.Fatalf("starting the stopped cluster: %v", err)
+	}
+	if restarted.Created || restarted.Port != c.Port {
+		t.Errorf("restart = %+v, want the same cluster on port %d", restarted, c.Port)
+	}
+	waitNodeReady(ctx, t, cs)
+
+	// Import images Docker already has under new names, and find each on
+	// the node by name and ID: k3d's proxy image and the registry image,
+	// both multi-arch images pulled to create the cluster (with the
+	// containerd image store Docker holds their native platform only).
+	for i, pulled := range []string{versions.K3dProxyImage, versions.RegistryImage} {
+		ref := fmt.Sprintf("gitops-local-e2e-%d:%s", i, name)
+		if err := docker.ImageTag(ctx, pulled, ref); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ImportImage(ctx, ref); err != nil {
+			t.Fatalf("importing %s (%s): %v", ref, pulled, err)
+		}
 	}
 
 	// Delete: cluster, registry and kubeconfig go.
@@ -131,6 +160,9 @@ func TestK3dEndToEnd(t *testing.T) {
 	}
 	if _, err := os.Stat(c.Kubeconfig); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("kubeconfig left: %v", err)
+	}
+	if _, err := docker.NetworkInspect(ctx, "k3d-"+name, network.InspectOptions{}); !cerrdefs.IsNotFound(err) {
+		t.Errorf("network k3d-%s left after down: %v", name, err)
 	}
 }
 

@@ -16,17 +16,18 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/docker/go-connections/nat"
 	"github.com/k3d-io/k3d/v5/pkg/config/types"
 	"github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
 	k3d "github.com/k3d-io/k3d/v5/pkg/types"
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
+	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/versions"
 )
@@ -42,8 +43,10 @@ const ingressPort = "80/tcp"
 type engine interface {
 	// Ping fails when no Docker engine answers.
 	Ping(ctx context.Context) error
+	// Host describes the Docker engine.
+	Host(ctx context.Context) (hostInfo, error)
 	// Get returns the named cluster with its nodes, or an error wrapping
-	// cluster.ErrNotFound.
+	// cluster.ErrNotFound when it has none; any other error is Docker's.
 	Get(ctx context.Context, name string) (*k3d.Cluster, error)
 	// Create creates and starts a cluster, waiting for its server.
 	Create(ctx context.Context, cfg v1alpha5.SimpleConfig) error
@@ -58,9 +61,37 @@ type engine interface {
 	ImageID(ctx context.Context, ref string) (string, error)
 	// Import loads local Docker images into the cluster's nodes.
 	Import(ctx context.Context, c *k3d.Cluster, refs []string) error
-	// NodeImageDigests lists the digests a node's container runtime has
-	// for the image ref (image IDs and manifest digests).
-	NodeImageDigests(ctx context.Context, n *k3d.Node, ref string) ([]string, error)
+	// LeftoverNetwork is the network k3d made for the cluster name when
+	// no container uses it, "" when there is none.
+	LeftoverNetwork(ctx context.Context, name string) (string, error)
+	// RemoveNetwork removes a network.
+	RemoveNetwork(ctx context.Context, name string) error
+	// NodeImage is what a node's container runtime has under the image
+	// name ref (the full name containerd stores).
+	NodeImage(ctx context.Context, n *k3d.Node, ref string) (nodeImage, error)
+}
+
+// hostInfo is what the provider checks of the Docker engine.
+type hostInfo struct {
+	// CgroupVersion is "1" or "2" (docker info's CgroupVersion).
+	CgroupVersion string
+	// Name is the engine's operating system, for messages.
+	Name string
+}
+
+// nodeImage is what a node holds under one image name: "" where nothing.
+type nodeImage struct {
+	// CRIID is the CRI image ID of the image of that name (its config
+	// digest: Docker's image ID with the classic image store).
+	CRIID string
+	// ContainerdDigest is the target digest of containerd's image of that
+	// name (Docker's image ID with the containerd image store).
+	ContainerdDigest string
+}
+
+// has reports whether the node holds the image of that name with ID id.
+func (n nodeImage) has(id string) bool {
+	return id != "" && (n.CRIID == id || n.ContainerdDigest == id)
 }
 
 // Options configure the provider.
@@ -79,6 +110,11 @@ type Options struct {
 	MergeKubeconfig bool
 	// Log receives detail lines.
 	Log progress.Logger
+	// Docker is the client of the Docker engine, shared with the image
+	// build (see image.NewClient); New makes one when it is nil.
+	Docker client.APIClient
+	// LookupEnv reads the environment; os.LookupEnv when nil.
+	LookupEnv func(string) (string, bool)
 }
 
 // Provider creates, reuses and deletes k3d clusters.
@@ -91,14 +127,17 @@ type Provider struct {
 
 var _ cluster.Provider = (*Provider)(nil)
 
-// New returns a provider talking to the Docker engine of the environment
-// (DOCKER_HOST, else the local socket).
+// New returns a provider talking to the Docker engine opts.Docker, else
+// the one image.NewClient finds (the current docker context, DOCKER_HOST).
 func New(opts Options) (*Provider, error) {
-	eng, err := newDockerEngine(opts.Log)
-	if err != nil {
-		return nil, err
+	if opts.Docker == nil {
+		c, err := image.NewClient()
+		if err != nil {
+			return nil, err
+		}
+		opts.Docker = c
 	}
-	return newProvider(opts, eng)
+	return newProvider(opts, newDockerEngine(opts.Log, opts.Docker))
 }
 
 func newProvider(opts Options, eng engine) (*Provider, error) {
@@ -114,9 +153,16 @@ func newProvider(opts Options, eng engine) (*Provider, error) {
 	if opts.Log == nil {
 		opts.Log = progress.Discard
 	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
 	pinHelperImages()
 	return &Provider{opts: opts, eng: eng, freePort: cluster.FreePort, checkPort: cluster.CheckPortFree}, nil
 }
+
+// ImageEngine is the Docker engine the cluster runs in, for the image
+// build to use the same engine.
+func (p *Provider) ImageEngine() image.Engine { return p.opts.Docker }
 
 // Kubeconfig is where the cluster's kubeconfig is written.
 func (p *Provider) Kubeconfig() string {
@@ -134,11 +180,30 @@ func (p *Provider) RegistryName() string {
 	return k3d.DefaultObjectNamePrefix + "-" + p.opts.Name + "-registry"
 }
 
-// Preflight checks, before anything is created, that Docker answers and
-// that a requested port is free (unless the cluster already has it).
+// helperImageEnv are the variables with which k3d replaces its pinned
+// helper images (k3d v5.8.3 pkg/types/images.go GetLoadbalancerImage,
+// GetToolsImage, GetHelperImageVersion; pkg/types/env.go).
+var helperImageEnv = []string{k3d.K3dEnvImageLoadbalancer, k3d.K3dEnvImageTools, k3d.K3dEnvImageHelperTag}
+
+// Preflight checks, before anything is created, that Docker answers, that
+// its hosts runs cgroup v2, that nothing replaces k3d's pinned helper
+// images, and that a requested port is free (unless the cluster already
+// has it).
 func (p *Provider) Preflight(ctx context.Context) error {
+	for _, name := range helperImageEnv {
+		if v, ok := p.opts.LookupEnv(name); ok && v != "" {
+			return fmt.Errorf("%s=%s is set: k3d would run that image instead of its pinned helper (%s, %s); unset it", name, v, versions.K3dProxyImage, versions.K3dToolsImage)
+		}
+	}
 	if err := p.eng.Ping(ctx); err != nil {
 		return err
+	}
+	host, err := p.eng.Host(ctx)
+	if err != nil {
+		return err
+	}
+	if host.CgroupVersion == "1" {
+		return &CgroupV1Error{Host: host.Name}
 	}
 	if p.opts.Port == 0 {
 		return nil
@@ -151,6 +216,14 @@ func (p *Provider) Preflight(ctx context.Context) error {
 		return err
 	}
 	return p.checkPort(p.opts.Port)
+}
+
+// CgroupV1Error says that Docker's host runs cgroup v1, on which the
+// pinned k3s cannot run.
+type CgroupV1Error struct{ Host string }
+
+func (e *CgroupV1Error) Error() string {
+	return fmt.Sprintf("Docker runs on a cgroup v1 host (%s; `docker info` shows Cgroup Version: 1): the kubelet of %s (Kubernetes 1.35 and later) refuses to start on cgroup v1, so the cluster would never be Ready; boot the host with cgroup v2 (systemd.unified_cgroup_hierarchy=1, the default of current distributions), or deploy to a cluster you already have with --kubeconfig and --registry", e.Host, versions.K3sImage)
 }
 
 // checkReuse fails when an existing cluster cannot serve as asked.
@@ -236,6 +309,9 @@ func (p *Provider) create(ctx context.Context) (*k3d.Cluster, error) {
 				return nil, fmt.Errorf("%w; removing what was created also failed, run `gitops-local down --cluster %s`: %v", createErr, p.opts.Name, delErr)
 			}
 			return nil, fmt.Errorf("%w (what was created has been removed)", createErr)
+		}
+		if _, netErr := p.removeLeftoverNetwork(rollback); netErr != nil {
+			return nil, fmt.Errorf("%w; removing its network also failed, run `gitops-local down --cluster %s`: %v", createErr, p.opts.Name, netErr)
 		}
 		return nil, createErr
 	}
@@ -370,10 +446,21 @@ func (p *Provider) Describe(ctx context.Context) (string, error) {
 	c, err := p.eng.Get(ctx, p.opts.Name)
 	switch {
 	case errors.Is(err, cluster.ErrNotFound):
-		if hasKubeconfig {
-			return fmt.Sprintf("the kubeconfig %s left from k3d cluster %q", p.Kubeconfig(), p.opts.Name), nil
+		net, err := p.eng.LeftoverNetwork(ctx, p.opts.Name)
+		if err != nil {
+			return "", err
 		}
-		return "", nil
+		var left []string
+		if net != "" {
+			left = append(left, "the Docker network "+net)
+		}
+		if hasKubeconfig {
+			left = append(left, "the kubeconfig "+p.Kubeconfig())
+		}
+		if len(left) == 0 {
+			return "", nil
+		}
+		return fmt.Sprintf("%s left from k3d cluster %q", strings.Join(left, " and "), p.opts.Name), nil
 	case err != nil:
 		return "", err
 	}
@@ -421,10 +508,19 @@ func (p *Provider) Delete(ctx context.Context) (cluster.Removed, error) {
 				removed.Registry = n.Name
 				continue
 			}
+			if isTools(n) {
+				continue
+			}
 			removed.Nodes = append(removed.Nodes, n.Name)
 		}
 	case !errors.Is(err, cluster.ErrNotFound):
 		return removed, err
+	default:
+		net, err := p.removeLeftoverNetwork(ctx)
+		if err != nil {
+			return removed, err
+		}
+		removed.Network = net
 	}
 	path, err := cluster.RemoveKubeconfig(p.Kubeconfig())
 	if err != nil {
@@ -467,15 +563,15 @@ func (p *Provider) ImportImage(ctx context.Context, ref string) error {
 			continue
 		}
 		nodes++
-		digests, err := p.eng.NodeImageDigests(ctx, n, name)
+		got, err := p.eng.NodeImage(ctx, n, name)
 		if err != nil {
 			return fmt.Errorf("checking %s on node %s: %w", ref, n.Name, err)
 		}
-		if !slices.Contains(digests, id) {
+		if !got.has(id) {
 			missing = append(missing, n.Name)
 			continue
 		}
-		p.opts.Log.Debugf("node %s has %s (%s)", n.Name, ref, id)
+		p.opts.Log.Debugf("node %s has %s (%s)", n.Name, name, id)
 	}
 	if nodes == 0 {
 		return fmt.Errorf("k3d cluster %q has no server or agent node to import %s into", p.opts.Name, ref)
@@ -487,14 +583,37 @@ func (p *Provider) ImportImage(ctx context.Context, ref string) error {
 	return nil
 }
 
+// removeLeftoverNetwork removes the network a failed create left behind,
+// returning its name ("" when there was none).
+func (p *Provider) removeLeftoverNetwork(ctx context.Context) (string, error) {
+	net, err := p.eng.LeftoverNetwork(ctx, p.opts.Name)
+	if err != nil || net == "" {
+		return "", err
+	}
+	return net, p.eng.RemoveNetwork(ctx, net)
+}
+
 // running reports whether every node of the cluster runs.
 func running(c *k3d.Cluster) bool {
+	nodes := 0
 	for _, n := range c.Nodes {
+		if isTools(n) {
+			continue
+		}
+		nodes++
 		if !n.State.Running {
 			return false
 		}
 	}
-	return len(c.Nodes) > 0
+	return nodes > 0
+}
+
+// isTools reports whether n is k3d's short-lived tools container
+// (k3d-<name>-tools, role noRole: k3d v5.8.3 pkg/client/tools.go
+// runToolsNode). k3d deletes it once done, but Docker Desktop can leave
+// it behind, stopped; it is no part of the running cluster.
+func isTools(n *k3d.Node) bool {
+	return n.Role == k3d.NoRole && strings.HasSuffix(n.Name, "-tools")
 }
 
 // ingressHostPort is the loopback port the cluster's load balancer maps

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,9 +34,18 @@ type fakeEngine struct {
 	imageErr   error
 	nodeImages map[string][]string // node name -> digests it reports
 	kubeconfig []byte
+	cgroup     string
+	// network is the leftover network k3d-<name>, "" when none;
+	// createNothing makes Create fail before any container exists.
+	network       string
+	createNothing bool
 }
 
 func (f *fakeEngine) Ping(context.Context) error { return f.pingErr }
+
+func (f *fakeEngine) Host(context.Context) (hostInfo, error) {
+	return hostInfo{CgroupVersion: f.cgroup, Name: "Ubuntu 20.04"}, nil
+}
 
 func (f *fakeEngine) Get(_ context.Context, name string) (*k3d.Cluster, error) {
 	if f.cluster == nil || f.cluster.Name != name {
@@ -46,9 +56,30 @@ func (f *fakeEngine) Get(_ context.Context, name string) (*k3d.Cluster, error) {
 
 func (f *fakeEngine) Create(_ context.Context, cfg v1alpha5.SimpleConfig) error {
 	f.created = &cfg
+	if f.createNothing {
+		// k3d creates the network first (v5.8.3 pkg/client/cluster.go
+		// ClusterPrepNetwork) and can fail before any container.
+		f.network = "k3d-" + cfg.Name
+		return f.createErr
+	}
 	// A failed creation leaves a half-made cluster behind, as k3d can.
 	f.cluster = clusterFrom(cfg)
 	return f.createErr
+}
+
+func (f *fakeEngine) LeftoverNetwork(context.Context, string) (string, error) {
+	if f.cluster != nil {
+		return "", nil
+	}
+	return f.network, nil
+}
+
+func (f *fakeEngine) RemoveNetwork(_ context.Context, name string) error {
+	if name != f.network {
+		return fmt.Errorf("no network %s", name)
+	}
+	f.network = ""
+	return nil
 }
 
 func (f *fakeEngine) Start(context.Context, *k3d.Cluster) error {
@@ -78,11 +109,17 @@ func (f *fakeEngine) Import(_ context.Context, _ *k3d.Cluster, refs []string) er
 	return nil
 }
 
-func (f *fakeEngine) NodeImageDigests(_ context.Context, n *k3d.Node, ref string) ([]string, error) {
+// NodeImage reports the node's ghillie:local by the first digest listed
+// for it: the ID under that name.
+func (f *fakeEngine) NodeImage(_ context.Context, n *k3d.Node, ref string) (nodeImage, error) {
 	if ref != "docker.io/library/ghillie:local" {
-		return nil, fmt.Errorf("unexpected ref %q", ref)
+		return nodeImage{}, fmt.Errorf("unexpected ref %q", ref)
 	}
-	return f.nodeImages[n.Name], nil
+	var out nodeImage
+	if d := f.nodeImages[n.Name]; len(d) > 0 {
+		out.CRIID = d[len(d)-1]
+	}
+	return out, nil
 }
 
 // clusterFrom is the cluster k3d would make from cfg: a server, a load
@@ -115,9 +152,9 @@ func ports(p ...int) func() (int, error) {
 	}
 }
 
-func newTestProvider(t *testing.T, eng *fakeEngine, port int) *Provider {
+func newTestProvider(t *testing.T, eng engine, port int) *Provider {
 	t.Helper()
-	p, err := newProvider(Options{Name: "dev", Port: port, StateDir: t.TempDir()}, eng)
+	p, err := newProvider(Options{Name: "dev", Port: port, StateDir: t.TempDir(), LookupEnv: func(string) (string, bool) { return "", false }}, eng)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,19 +485,30 @@ func TestImportImageIsVerifiedOnEveryNode(t *testing.T) {
 	}
 }
 
-func TestParseDigests(t *testing.T) {
+// TestParseNodeImage reads crictl inspecti's JSON and ctr's listing as
+// they print them (cri-tools v1.35.0 cmd/crictl/image.go; containerd's
+// ctr images ls), taking IDs only for the name asked.
+func TestParseNodeImage(t *testing.T) {
 	id := "sha256:" + strings.Repeat("a", 64)
 	manifest := "sha256:" + strings.Repeat("b", 64)
-	out := id + "\r\n" +
+	ref := "docker.io/library/ghillie:local"
+	out := `{"status":{"id":"` + id + `","repoTags":["` + ref + `"],"repoDigests":[]},"info":{}}` + "\n" +
+		scriptMarker + "\n" +
 		"REF                             TYPE                                                 DIGEST      SIZE     PLATFORMS   LABELS\r\n" +
-		"docker.io/library/ghillie:local application/vnd.oci.image.manifest.v1+json " + manifest + " 55.0 MiB linux/amd64 -\r\n" +
-		id + "\n"
-	got, err := parseDigests(strings.NewReader(out))
+		ref + " application/vnd.oci.image.manifest.v1+json " + manifest + " 55.0 MiB linux/amd64 -\r\n"
+	got, err := parseNodeImage(strings.NewReader(out), ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 2 || got[0] != id || got[1] != manifest {
-		t.Errorf("digests = %v, want [%s %s]", got, id, manifest)
+	if got.CRIID != id || got.ContainerdDigest != manifest {
+		t.Errorf("node image = %+v, want CRI %s, containerd %s", got, id, manifest)
+	}
+	got, err = parseNodeImage(strings.NewReader(out), "docker.io/library/other:local")
+	if err != nil || got.has(id) || got.has(manifest) {
+		t.Errorf("another name = %+v, %v; want nothing", got, err)
+	}
+	if _, err := parseNodeImage(strings.NewReader("FATA[0000] not json\n"+scriptMarker), ref); err == nil {
+		t.Error("crictl output that is not its JSON was accepted")
 	}
 }
 
@@ -540,5 +588,95 @@ func TestKubeconfigMergedOnlyWhenAsked(t *testing.T) {
 				t.Errorf("after delete the user's kubeconfig is:\n%s", data)
 			}
 		})
+	}
+}
+
+// TestPreflightRefusesCgroupV1: Docker reports the host's cgroup version
+// (docker info CgroupVersion, which k3d reads in v5.8.3
+// pkg/runtimes/docker/info.go); the kubelet of Kubernetes 1.35 and later
+// refuses cgroup v1 unless told otherwise (KubeletConfiguration
+// failCgroupV1, default true since 1.35), so up stops before creating
+// anything.
+func TestPreflightRefusesCgroupV1(t *testing.T) {
+	eng := &fakeEngine{cgroup: "1"}
+	err := newTestProvider(t, eng, 0).Preflight(context.Background())
+	var v1 *CgroupV1Error
+	if !errors.As(err, &v1) || !strings.Contains(err.Error(), "cgroup v2") {
+		t.Fatalf("preflight on cgroup v1 = %v, want CgroupV1Error", err)
+	}
+	if eng.created != nil {
+		t.Error("a cluster was created on cgroup v1")
+	}
+	eng.cgroup = "2"
+	if err := newTestProvider(t, eng, 0).Preflight(context.Background()); err != nil {
+		t.Errorf("preflight on cgroup v2 = %v", err)
+	}
+}
+
+// TestPreflightRefusesHelperImageOverrides: k3d replaces its pinned
+// helper images with K3D_IMAGE_LOADBALANCER, K3D_IMAGE_TOOLS and
+// K3D_HELPER_IMAGE_TAG (k3d v5.8.3 pkg/types/images.go), which would run
+// unpinned images silently.
+func TestPreflightRefusesHelperImageOverrides(t *testing.T) {
+	for _, name := range []string{"K3D_IMAGE_LOADBALANCER", "K3D_IMAGE_TOOLS", "K3D_HELPER_IMAGE_TAG"} {
+		p := newTestProvider(t, &fakeEngine{}, 0)
+		p.opts.LookupEnv = func(k string) (string, bool) {
+			if k == name {
+				return "example.com/other:latest", true
+			}
+			return "", false
+		}
+		err := p.Preflight(context.Background())
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s set: preflight = %v, want it refused by name", name, err)
+		}
+	}
+}
+
+// TestLeftoverToolsContainerIsNoPartOfTheCluster: k3d's tools container
+// (k3d-<name>-tools, role noRole, labelled with the cluster: k3d v5.8.3
+// pkg/client/tools.go runToolsNode) can be left behind stopped; the
+// cluster is still running and down does not list it as a node.
+func TestLeftoverToolsContainerIsNoPartOfTheCluster(t *testing.T) {
+	c := newCluster("dev", "127.0.0.1", "8081", "k3d-dev-registry", "127.0.0.1", "5055")
+	c.Nodes = append(c.Nodes, &k3d.Node{Name: "k3d-dev-tools", Role: k3d.NoRole})
+	eng := &fakeEngine{cluster: c, kubeconfig: []byte("kc")}
+	p := newTestProvider(t, eng, 0)
+	if _, err := p.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if eng.started {
+		t.Error("a running cluster with a stopped tools container was started again")
+	}
+	removed, err := p.Delete(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(removed.Nodes, "k3d-dev-tools") {
+		t.Errorf("down lists the tools container as a node: %v", removed.Nodes)
+	}
+}
+
+// TestNetworkLeftByAFailedCreateIsRemoved: a create that fails before any
+// container exists leaves k3d's network; the rollback removes it, and
+// down finds and removes one left from an earlier run.
+func TestNetworkLeftByAFailedCreateIsRemoved(t *testing.T) {
+	eng := &fakeEngine{createErr: errors.New("pulling image: timeout"), createNothing: true}
+	p := newTestProvider(t, eng, 0)
+	if _, err := p.Ensure(context.Background()); err == nil {
+		t.Fatal("create succeeded")
+	}
+	if eng.network != "" {
+		t.Errorf("network %s left after the rollback", eng.network)
+	}
+
+	eng.network = "k3d-dev"
+	what, err := p.Describe(context.Background())
+	if err != nil || !strings.Contains(what, "Docker network k3d-dev") {
+		t.Errorf("down would delete %q (%v), want the leftover network named", what, err)
+	}
+	removed, err := p.Delete(context.Background())
+	if err != nil || removed.Network != "k3d-dev" || eng.network != "" {
+		t.Errorf("delete = %+v, %v; network left %q", removed, err, eng.network)
 	}
 }

@@ -14,8 +14,16 @@ import (
 
 	"github.com/leynos/gitops-local/bootstrap/cluster"
 	"github.com/leynos/gitops-local/bootstrap/cluster/k3d"
+	"github.com/leynos/gitops-local/bootstrap/cluster/provider"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/up"
+)
+
+// The k3d provider checks its prerequisites and runs the local app image:
+// up finds both by type assertion, so losing either must not compile.
+var (
+	_ up.Preflighter   = (*k3d.Provider)(nil)
+	_ up.ImageImporter = (*k3d.Provider)(nil)
 )
 
 // appSelector selects the app's pods.
@@ -81,14 +89,14 @@ func (f *clusterFlags) check() error {
 	return nil
 }
 
-// provider returns the provider the flags select: Existing when
-// --kubeconfig is given, k3d otherwise.
+// provider returns the provider the flags select (provider.New): Existing
+// when --kubeconfig is given, k3d otherwise.
 func (f *clusterFlags) provider(global *globalOptions, log progress.Logger) (cluster.Provider, error) {
 	if global.kubeconfig != "" {
 		if f.port != 0 || f.mergeKubeconfig {
 			return nil, errors.New("--port and --merge-kubeconfig are for a k3d cluster gitops-local creates; drop them with --kubeconfig")
 		}
-		return &cluster.Existing{Kubeconfig: global.kubeconfig, Registry: f.registry, RegistryInCluster: f.registryInCluster, URL: f.url}, nil
+		return provider.New(provider.Config{Existing: cluster.Existing{Kubeconfig: global.kubeconfig, Registry: f.registry, RegistryInCluster: f.registryInCluster, URL: f.url}})
 	}
 	switch {
 	case f.registry != "" || f.registryInCluster != "":
@@ -96,17 +104,32 @@ func (f *clusterFlags) provider(global *globalOptions, log progress.Logger) (clu
 	case f.url != "":
 		return nil, errors.New("--url is for an existing cluster given with --kubeconfig; a k3d cluster's URL is known")
 	}
-	return newK3d(global, k3d.Options{Port: f.port, MergeKubeconfig: f.mergeKubeconfig, Log: log})
+	opts, err := k3dOptions(global, k3d.Options{Port: f.port, MergeKubeconfig: f.mergeKubeconfig, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return provider.New(provider.Config{K3d: opts})
 }
 
 // newK3d returns the k3d provider for --cluster, with opts' other fields.
 func newK3d(global *globalOptions, opts k3d.Options) (*k3d.Provider, error) {
-	state, err := cluster.StateDir(global.lookupEnv)
+	opts, err := k3dOptions(global, opts)
 	if err != nil {
 		return nil, err
 	}
-	opts.Name, opts.StateDir, opts.UserKubeconfig = global.cluster, state, userKubeconfig(global.lookupEnv)
 	return k3d.New(opts)
+}
+
+// k3dOptions are opts with the cluster's name, state folder and the
+// user's kubeconfig filled in.
+func k3dOptions(global *globalOptions, opts k3d.Options) (k3d.Options, error) {
+	state, err := cluster.StateDir(global.lookupEnv)
+	if err != nil {
+		return opts, err
+	}
+	opts.Name, opts.StateDir, opts.UserKubeconfig = global.cluster, state, userKubeconfig(global.lookupEnv)
+	opts.LookupEnv = global.lookupEnv
+	return opts, nil
 }
 
 // userKubeconfig is the user's own kubeconfig, as kubectl finds it: the

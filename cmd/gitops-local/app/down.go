@@ -100,6 +100,9 @@ func (o *downOptions) run(cmd *cobra.Command, streams Streams) error {
 	if removed.Registry != "" {
 		fmt.Fprintf(streams.ErrOut, "✔ deleted registry %s\n", removed.Registry)
 	}
+	if removed.Network != "" {
+		fmt.Fprintf(streams.ErrOut, "✔ deleted Docker network %s\n", removed.Network)
+	}
 	if removed.Kubeconfig != "" {
 		fmt.Fprintf(streams.ErrOut, "✔ removed kubeconfig %s\n", removed.Kubeconfig)
 	}

@@ -7,13 +7,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/cluster"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
-	"github.com/leynos/gitops-local/bootstrap/image"
 	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/up"
 )
@@ -34,21 +32,27 @@ type upOptions struct {
 const upLong = `Create the local preview, the same GitOps deployment the cloud's
 ephemeral previews run:
 
-  1. check that Docker answers and the ports are free, before anything is
-     created;
+  1. check, before anything is created, that Docker answers (the engine of
+     DOCKER_HOST, else of the current docker context), that its host runs
+     cgroup v2, and that the ports are free;
   2. build Ghillie's image from --app-src (a Ghillie checkout) with this
-     repository's Dockerfile, or tag --image REF, as ghillie:local;
+     repository's Dockerfile, or tag --image REF, as ghillie:local, in that
+     same engine;
   3. create the k3d cluster --cluster (k3s, its ingress on a loopback port,
-     a k3d-managed registry on loopback) or reuse it, and write its own
-     kubeconfig under the state folder (~/.kube/config is left alone unless
-     --merge-kubeconfig asks to add the context to it);
-  4. import ghillie:local into every node and check that each has it;
+     a k3d-managed registry on loopback), reuse it, or start it again if it
+     was stopped, and write its own kubeconfig under the state folder
+     (~/.kube/config is left alone unless --merge-kubeconfig asks to add the
+     context to it);
+  4. import ghillie:local (its native platform) into every node and check
+     that each has it by name and ID;
   5. install Flux at the pinned versions (from manifests built into the tool);
   6. push the platform charts (from the local chart cache), charts/ghillie and
      this repository's gitops/, overlays/ and charts/ to the cluster's registry,
      skipping what the registry already holds;
-  7. point Flux at them: the cluster-vars ConfigMap, the OCIRepository and the
-     root Kustomization for overlays/local, and ask Flux to reconcile now;
+  7. point Flux at them: the cluster-vars ConfigMap (with APP_IMAGE_ID, the
+     imported image's ID, which the local overlay puts in a pod annotation so
+     that a rebuilt image rolls out), the OCIRepository and the root
+     Kustomization for overlays/local, and ask Flux to reconcile now;
   8. create the Secret ghillie (DATABASE_URL, GHILLIE_DATABASE_URL, VALKEY_URL)
      as soon as CloudNativePG and valkey-operator have made theirs;
   9. wait until every Kustomization and HelmRelease has applied what was
@@ -239,104 +243,39 @@ func (o *upOptions) runUp(ctx context.Context, streams Streams) error {
 	return o.timedOut(ctx, "up", o.up(ctx, streams))
 }
 
-// up is runUp within its deadline.
+// up is runUp within its deadline: the flags checked against the
+// provider they select, then up.Up.
 func (o *upOptions) up(ctx context.Context, streams Streams) error {
 	rep := progress.New(streams.ErrOut, o.global.verbose)
 	p, err := o.cluster.provider(o.global, rep)
 	if err != nil {
 		return err
 	}
-	_, existing := p.(*cluster.Existing)
-	if existing && (o.appSrc != "" || o.image != "" || o.skipBuild) {
-		return errors.New("--app-src, --image and --skip-build are for a k3d cluster; with --kubeconfig, get the image to the cluster yourself")
+	var out io.Writer
+	if o.global.verbose {
+		out = progress.DetailWriter(rep, "")
 	}
-	if !existing && o.appSrc == "" && o.image == "" && !o.skipBuild {
-		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
-	}
+	img := up.AppImage{AppSrc: o.appSrc, Prebuilt: o.image, Reuse: o.skipBuild, Output: out}
 	// Flags and the repository are checked before anything is created.
 	root, err := gitops.FindRepoRoot(o.repo)
 	if err != nil {
 		return err
 	}
-
-	var c *cluster.Cluster
-	var steps []progress.Step
-	if existing {
-		steps = append(steps, progress.Step{Name: "Read the cluster from " + o.global.kubeconfig, Run: func(ctx context.Context) error {
-			var err error
-			c, err = p.Ensure(ctx)
-			return err
-		}})
-	} else {
-		steps = append(steps, progress.Step{Name: "Check Docker and ports", Run: p.Preflight})
-		steps = append(steps, o.imageSteps(root, rep)...)
-		steps = append(steps,
-			progress.Step{Name: "Create or reuse k3d cluster " + o.global.cluster, Run: func(ctx context.Context) error {
-				var err error
-				c, err = p.Ensure(ctx)
-				if err == nil {
-					rep.Infof("kubeconfig %s (export KUBECONFIG=%s)", c.Kubeconfig, c.Kubeconfig)
-					if c.MergedInto != "" {
-						rep.Infof("context k3d-%s added to %s (kubectl config use-context k3d-%s)", c.Name, c.MergedInto, c.Name)
-					}
-				}
-				return err
-			}},
-			progress.Step{Name: "Import " + image.Local + " into the cluster's nodes", Run: func(ctx context.Context) error {
-				return p.ImportImage(ctx, image.Local)
-			}},
-		)
-	}
-	done, err := rep.Run(ctx, steps)
-	if err != nil {
-		return o.report(streams, &upSummary{Cluster: c, Summary: &up.Summary{Steps: done}}, err)
-	}
-	opts, err := o.options(ctx, root, c)
-	if err != nil {
+	run, err := up.NewClusterRun(p, img, root, rep)
+	switch {
+	case errors.Is(err, up.ErrImageNotImported):
+		return errors.New("--app-src, --image and --skip-build are for a k3d cluster; with --kubeconfig, get the image to the cluster yourself")
+	case errors.Is(err, up.ErrNoAppImage):
+		return errors.New("no app image: pass --app-src DIR (a Ghillie checkout to build), --image REF (a prebuilt image), or --skip-build (reuse ghillie:local)")
+	case err != nil:
 		return err
 	}
-	opts.Log = rep
-	sum, runErr := up.Run(ctx, rep, opts)
-	if sum == nil {
-		sum = &up.Summary{}
-	}
-	sum.Steps = append(done, sum.Steps...)
-	return o.report(streams, &upSummary{Cluster: c, Summary: sum}, runErr)
-}
-
-// imageSteps are the steps that make ghillie:local in Docker.
-func (o *upOptions) imageSteps(root string, log progress.Logger) []progress.Step {
-	// step is a step that runs f with a client of the Docker engine.
-	step := func(name string, f func(ctx context.Context, eng *client.Client) error) []progress.Step {
-		return []progress.Step{{Name: name, Run: func(ctx context.Context) error {
-			eng, err := image.NewClient()
-			if err != nil {
-				return err
-			}
-			defer eng.Close()
-			return f(ctx, eng)
-		}}}
-	}
-	if o.skipBuild {
-		return step("Find "+image.Local+" in Docker", func(ctx context.Context, eng *client.Client) error {
-			_, err := image.Exists(ctx, eng, image.Local)
-			return err
-		})
-	}
-	var out io.Writer
-	if o.global.verbose {
-		out = progress.DetailWriter(log, "")
-	}
-	if o.image != "" {
-		return step("Tag "+o.image+" as "+image.Local, func(ctx context.Context, eng *client.Client) error {
-			_, err := image.Tag(ctx, eng, o.image, image.Local, out)
-			return err
-		})
-	}
-	return step("Build "+image.Local+" from "+o.appSrc, func(ctx context.Context, eng *client.Client) error {
-		_, err := image.Build(ctx, eng, image.BuildOptions{RepoRoot: root, AppSrc: o.appSrc, Tag: image.Local, Output: out})
-		return err
+	sum, err := up.Up(ctx, rep, run, func(c *cluster.Cluster) (up.Options, error) {
+		opts, err := o.options(ctx, root, c)
+		opts.Log = rep
+		return opts, err
 	})
+	return o.report(streams, &upSummary{Cluster: run.Cluster, Summary: sum}, err)
 }
 
 // upSummary is up's -o json output: the cluster and what up did on it.

@@ -2,11 +2,14 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/leynos/gitops-local/bootstrap/progress"
 	"github.com/leynos/gitops-local/bootstrap/up"
 	"github.com/leynos/gitops-local/bootstrap/watch"
 )
@@ -26,7 +29,12 @@ the next round. One round runs at start and validates every environment.
 A change that settles while a round is still waiting on Flux supersedes
 that round: it is stopped and the new change is synced at once. Ctrl-C
 stops it between or during rounds; a push is never left half-done (the
-registry only tags a fully uploaded artifact).`
+registry only tags a fully uploaded artifact).
+
+With --app-src (a k3d cluster), the Ghillie checkout is watched too: a saved
+change rebuilds ghillie:local, imports it into the cluster's nodes and syncs
+with its ID in the cluster variables, so the pods roll out through Flux, with
+the same progress lines.`
 
 func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 	opts := &upOptions{global: global}
@@ -44,12 +52,23 @@ func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 				return err
 			}
 			uopts.Validated = up.NewValidated()
+			images, err := opts.appImageRun(uopts.RepoRoot)
+			if err != nil {
+				return err
+			}
 			round := func(ctx context.Context, changed []string) error {
 				if len(changed) > 0 {
 					fmt.Fprintf(streams.ErrOut, "\nchanged: %s\n", strings.Join(changed, ", "))
 				}
 				ctx, cancel := opts.deadline(ctx)
 				defer cancel()
+				if images != nil && slices.ContainsFunc(changed, func(p string) bool { return strings.HasPrefix(p, watch.AppPrefix) }) {
+					rep := progress.New(streams.ErrOut, opts.global.verbose)
+					if _, err := rep.Run(ctx, images.ImageSteps()); err != nil {
+						return opts.timedOut(ctx, "the round", err)
+					}
+					uopts.ImageID = images.ImageID
+				}
 				return opts.timedOut(ctx, "the round", opts.execute(ctx, streams, uopts))
 			}
 			report := func(err error) { fmt.Fprintf(streams.ErrOut, "✗ %v\n", err) }
@@ -60,9 +79,28 @@ func newWatchCmd(streams Streams, global *globalOptions) *cobra.Command {
 			superseded := func([]string) {
 				fmt.Fprintln(streams.ErrOut, "↻ a newer change supersedes this round")
 			}
-			return watch.Run(ctx, watch.Options{Root: uopts.RepoRoot, Round: round, OnError: report, OnSuperseded: superseded})
+			return watch.Run(ctx, watch.Options{Root: uopts.RepoRoot, AppSrc: opts.appSrc, Round: round, OnError: report, OnSuperseded: superseded})
 		},
 	}
 	opts.flags(cmd)
+	cmd.Flags().StringVar(&opts.appSrc, "app-src", "", "also watch this Ghillie checkout: a saved change rebuilds ghillie:local, imports it and rolls it out through Flux (k3d)")
+	_ = cmd.MarkFlagDirname("app-src")
 	return cmd
+}
+
+// appImageRun is what remakes and imports the app image when --app-src
+// changes; nil without --app-src.
+func (o *upOptions) appImageRun(root string) (*up.ClusterRun, error) {
+	if o.appSrc == "" {
+		return nil, nil
+	}
+	p, err := o.cluster.provider(o.global, progress.Discard)
+	if err != nil {
+		return nil, err
+	}
+	run, err := up.NewClusterRun(p, up.AppImage{AppSrc: o.appSrc}, root, progress.Discard)
+	if errors.Is(err, up.ErrImageNotImported) {
+		return nil, errors.New("--app-src is for a k3d cluster; with --kubeconfig, get the image to the cluster yourself")
+	}
+	return run, err
 }
