@@ -47,7 +47,7 @@ func TestParityFailsOnDriftAndOnStaleDeclarations(t *testing.T) {
 	// object only as a count.
 	r = run(t, env, "diff", "--repo", root, "local", "ephemeral/pr-123")
 	for _, want := range []string{
-		"  ~ helm.toolkit.fluxcd.io/HelmRelease/ghillie (1 field, 16 intended)\n      - spec.values.service.port: 9090\n      + spec.values.service.port: 8080\n",
+		"  ~ helm.toolkit.fluxcd.io/HelmRelease/ghillie (1 field, 17 intended)\n      - spec.values.service.port: 9090\n      + spec.values.service.port: 8080\n",
 		"  ~ Service/ghillie (1 field)\n",
 	} {
 		if !strings.Contains(r.stdout, want) {

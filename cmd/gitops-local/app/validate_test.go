@@ -139,7 +139,7 @@ func TestDiffEnvironments(t *testing.T) {
 		"  + Namespace/pr-123",
 		"Kustomization flux-system/pr-123-ghillie-app, HelmRelease pr-123/ghillie:\n",
 		"  + external-secrets.io/ExternalSecret/ghillie",
-		"  ~ apps/Deployment/ghillie (0 fields, 5 intended)",
+		"  ~ apps/Deployment/ghillie (0 fields, 6 intended)",
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("--full: stdout lacks %q:\n%s", want, r.stdout)
