@@ -665,15 +665,6 @@ func collectCRDs(objs []manifest.Object, cache *RenderCache) []*apiextensionsv1.
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
-
 // copyTree copies the regular files under src to dst, leaving out those
 // skip reports (nil: none) and anything that is not a regular file or a
 // folder, as source-controller's archives do; a missing src is no error

@@ -8,6 +8,7 @@ import (
 
 	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	//lint:ignore SA1019 helm-controller v1.6.4's post-renderer uses these builtins (internal/postrender/transformer.go)
 	"sigs.k8s.io/kustomize/api/builtins"
 	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resmap"

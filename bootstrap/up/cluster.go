@@ -41,9 +41,6 @@ type AppImage struct {
 	Output io.Writer
 }
 
-// set reports whether an image source is given.
-func (a AppImage) set() bool { return a.AppSrc != "" || a.Prebuilt != "" || a.Reuse }
-
 // check refuses what does not fit together: exactly one image source for
 // a provider that imports images, none for one that does not.
 func (a AppImage) check(p cluster.Provider) error {

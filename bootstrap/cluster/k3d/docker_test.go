@@ -430,6 +430,9 @@ func TestPingWaitsForAWakingEngineButNotForAMissingOne(t *testing.T) {
 	if err := eng.Ping(context.Background()); err != nil || d.pinged != 3 {
 		t.Errorf("ping of a waking engine = %v after %d pings, want success on the third", err, d.pinged)
 	}
+	// The error the Docker client returns when nothing listens on its
+	// socket; the constructor is deprecated for callers, not for a fake.
+	//lint:ignore SA1019 the fake returns what the real client returns
 	d = &fakeDocker{pings: []error{client.ErrorConnectionFailed("unix:///var/run/docker.sock")}}
 	eng, _ = newFakeEngine(d, &fakeRuntime{})
 	var noDocker *NoDockerError
@@ -442,7 +445,6 @@ func TestPingWaitsForAWakingEngineButNotForAMissingOne(t *testing.T) {
 // the fakes, for the calls that reach k3d's library beyond them.
 type fakeEngineOver struct {
 	*dockerEngine
-	kubeconfig []byte
 }
 
 func (f *fakeEngineOver) Kubeconfig(context.Context, *k3d.Cluster) ([]byte, error) {

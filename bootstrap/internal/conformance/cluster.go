@@ -87,7 +87,7 @@ func appliedByKustomizations(ctx context.Context, t testing.TB, c client.Client)
 func managedBy(u *unstructured.Unstructured, manager string) []byte {
 	for _, m := range u.GetManagedFields() {
 		if m.Manager == manager && m.Operation == metav1.ManagedFieldsOperationApply && m.FieldsV1 != nil {
-			return m.FieldsV1.Raw
+			return m.FieldsV1.GetRawBytes()
 		}
 	}
 	return nil
