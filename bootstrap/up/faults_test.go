@@ -229,7 +229,10 @@ func TestUpConvergesAfterFaults(t *testing.T) {
 			if !errors.As(err, &ferr) {
 				t.Fatalf("sync with a failing health check: %v, want a reconcile failure\n%s", err, out)
 			}
-			for _, want := range []string{"Kustomization/flux-system/ghillie-data failed", "HealthCheckFailed", "ghillie-db-ap"} {
+			// The reason's text is kustomize-controller's and varies (it names
+			// the object, or says the check's deadline was reached first when
+			// the machine is busy): the failure and its reason are what count.
+			for _, want := range []string{"Kustomization/flux-system/ghillie-data failed", "HealthCheckFailed"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the failure does not say %q:\n%v", want, err)
 				}
