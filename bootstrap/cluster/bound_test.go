@@ -3,35 +3,22 @@ package cluster
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
 	"testing"
 	"time"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // Discovery passes no context of its own: against a server that accepts
 // connections and never answers, only BindContext's context ends it.
 func TestBindContextEndsRequestsWithoutContext(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(io.Discard, c) }()
-		}
-	}()
+	addr := testutil.SilentServer(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	dc, err := discovery.NewDiscoveryClientForConfig(BindContext(ctx, &rest.Config{Host: "http://" + l.Addr().String()}))
+	dc, err := discovery.NewDiscoveryClientForConfig(BindContext(ctx, &rest.Config{Host: "http://" + addr}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,31 +2,17 @@ package publish
 
 import (
 	"context"
-	"io"
-	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // A registry that accepts connections and never answers fails each
 // request after the answer timeout, even under a context without deadline.
 func TestSilentRegistryFailsTheRequest(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() { defer c.Close(); _, _ = io.Copy(io.Discard, c) }()
-		}
-	}()
-	addr := l.Addr().String()
+	addr := testutil.SilentServer(t)
 	withAnswerTimeout := func(p *Publisher) { p.dialTimeout, p.answerTimeout = 300*time.Millisecond, 300*time.Millisecond }
 	p, err := New(addr, WithInsecure(), withAnswerTimeout)
 	if err != nil {

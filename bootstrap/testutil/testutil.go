@@ -5,6 +5,8 @@
 package testutil
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,4 +95,25 @@ func ChartCache(tb testing.TB, repoRoot string, local bool) *chartcache.Cache {
 		}
 	}
 	return cache
+}
+
+// SilentServer listens on loopback, accepts every connection and never
+// answers, until the test ends; it returns its host:port.
+func SilentServer(tb testing.TB) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	return l.Addr().String()
 }

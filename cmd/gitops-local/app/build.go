@@ -99,23 +99,16 @@ func newBuildCmd(streams Streams, global *globalOptions) *cobra.Command {
 func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) error {
 	batchGC()
 	ctx := cmd.Context()
-	targets, err := o.target.targets(args)
-	if err != nil {
-		return err
-	}
-	target := targets[0]
-	sources, err := o.target.sourceMap()
-	if err != nil {
-		return err
-	}
 	limits, err := o.render.limits()
 	if err != nil {
 		return err
 	}
-	root, err := o.target.repo(o.repo)
+	r, err := o.target.resolve(o.repo, args)
 	if err != nil {
 		return err
 	}
+	targets, sources, root := r.targets, r.sources, r.root
+	target := targets[0]
 	dir := o.chartCache
 	if dir == "" {
 		// GITOPS_LOCAL_CHART_CACHE has already set --chart-cache when given.

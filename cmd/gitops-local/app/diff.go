@@ -146,22 +146,15 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	if o.mdLimit < 1000 {
 		return fmt.Errorf("--markdown-limit %d: want at least 1000", o.mdLimit)
 	}
-	targets, err := o.target.targets(args)
-	if err != nil {
-		return err
-	}
-	sources, err := o.target.sourceMap()
-	if err != nil {
-		return err
-	}
 	limits, err := o.render.limits()
 	if err != nil {
 		return err
 	}
-	root, err := o.target.repo(o.repo)
+	r, err := o.target.resolve(o.repo, args)
 	if err != nil {
 		return err
 	}
+	targets, sources, root := r.targets, r.sources, r.root
 	cache, err := offlineChartCache(o.chartCache)
 	if err != nil {
 		return err

@@ -70,3 +70,26 @@ func (t *targetOptions) targets(envs []string) ([]gitops.Target, error) {
 	}
 	return out, nil
 }
+
+// resolved is what the target flags and arguments of one command name:
+// the targets, the --source mappings and the repository.
+type resolved struct {
+	targets []gitops.Target
+	sources map[gitops.SourceRef]string
+	root    string
+}
+
+// resolve checks the target flags with args (the environments named) and
+// finds the repository (see repo) given --repo dir.
+func (t *targetOptions) resolve(dir string, args []string) (resolved, error) {
+	var r resolved
+	var err error
+	if r.targets, err = t.targets(args); err != nil {
+		return r, err
+	}
+	if r.sources, err = t.sourceMap(); err != nil {
+		return r, err
+	}
+	r.root, err = t.repo(dir)
+	return r, err
+}

@@ -85,22 +85,15 @@ func newValidateCmd(streams Streams, global *globalOptions) *cobra.Command {
 
 func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string) error {
 	batchGC()
-	targets, err := o.target.targets(envs)
-	if err != nil {
-		return err
-	}
-	sources, err := o.target.sourceMap()
-	if err != nil {
-		return err
-	}
 	limits, err := o.render.limits()
 	if err != nil {
 		return err
 	}
-	root, err := o.target.repo(o.repo)
+	r, err := o.target.resolve(o.repo, envs)
 	if err != nil {
 		return err
 	}
+	targets, sources, root := r.targets, r.sources, r.root
 	cache, err := offlineChartCache(o.chartCache)
 	if err != nil {
 		return err
