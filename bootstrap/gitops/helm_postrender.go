@@ -105,20 +105,55 @@ func runPostRenderers(hr manifest.Object, objs []*unstructured.Unstructured) ([]
 	// (internal/postrender transformer.go): the round trip through the
 	// resource map is part of what it applies (it drops an empty
 	// metadata.annotations, for one).
-	var transformers []resmap.Transformer
-	if labels, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "labels"); len(labels) > 0 {
-		transformers = append(transformers, labelTransformer(labels))
+	return postRenderMetadataOf(hr).apply(objs)
+}
+
+// postRenderMetadata is what helm-controller's CommonRenderer and
+// OriginLabels set on every post-rendered object: spec.commonMetadata's
+// labels and annotations, then the origin labels over them.
+type postRenderMetadata struct {
+	labels, annotations, origin map[string]string
+}
+
+func postRenderMetadataOf(hr manifest.Object) postRenderMetadata {
+	labels, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "labels")
+	annotations, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "annotations")
+	return postRenderMetadata{
+		labels:      labels,
+		annotations: annotations,
+		origin: map[string]string{
+			"helm.toolkit.fluxcd.io/name":      hr.GetName(),
+			"helm.toolkit.fluxcd.io/namespace": hr.GetNamespace(),
+		},
 	}
-	if annotations, _, _ := unstructured.NestedStringMap(hr.Object, "spec", "commonMetadata", "annotations"); len(annotations) > 0 {
+}
+
+// apply sets m on objs as helm-controller and Helm would: directly when
+// that gives the same objects (see applyDirect), otherwise through their
+// own code.
+func (m postRenderMetadata) apply(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	if out, ok := m.applyDirect(objs); ok {
+		return out, nil
+	}
+	return m.applyUpstream(objs)
+}
+
+// applyUpstream runs the metadata through kustomize's label and annotation
+// transformers on a resource map, then Helm's filename annotation round
+// trip, as helm-controller and Helm do: the reference applyDirect is
+// tested against.
+func (m postRenderMetadata) applyUpstream(objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	var transformers []resmap.Transformer
+	if len(m.labels) > 0 {
+		transformers = append(transformers, labelTransformer(m.labels))
+	}
+	if len(m.annotations) > 0 {
 		transformers = append(transformers, &builtins.AnnotationsTransformerPlugin{
-			Annotations: annotations,
+			Annotations: m.annotations,
 			FieldSpecs:  []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
 		})
 	}
-	transformers = append(transformers, labelTransformer(map[string]string{
-		"helm.toolkit.fluxcd.io/name":      hr.GetName(),
-		"helm.toolkit.fluxcd.io/namespace": hr.GetNamespace(),
-	}))
+	transformers = append(transformers, labelTransformer(m.origin))
 	out, err := transformStream(objs, transformers...)
 	if err != nil {
 		return nil, err
