@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -13,21 +14,21 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"strings"
+	"sync"
 	"time"
-
-	chart "helm.sh/helm/v4/pkg/chart/v2"
 )
 
 // childEnv, set to "1", makes a binary that links this package a render
-// process: it reads one render request on stdin, writes the answer on
-// stdout and exits (see the package documentation).
+// process: it reads render requests on stdin and writes each answer on
+// stdout, in turn, until stdin ends (see the package documentation and
+// pool.go).
 const childEnv = "GITOPS_LOCAL_RENDER_CHILD"
 
 // Exit codes of the render process, besides 0.
 const (
-	childExitProtocol = 3 // the request could not be read or the answer written
+	childExitProtocol = 3 // a request could not be read or an answer written
 	childExitMemory   = 4 // the memory watchdog stopped the render
-	childExitTimeout  = 5 // the render outlived its deadline and its parent's kill
+	childExitTimeout  = 5 // a render outlived its deadline and its parent's kill
 )
 
 // init turns the process into a render process when childEnv is set. It is
@@ -40,8 +41,9 @@ func init() {
 	os.Exit(serveChild(os.Stdin, os.Stdout, os.Stderr))
 }
 
-// childRequest is what the render process is asked; Limits are sent
-// before it, so that they hold while it is read.
+// childRequest is what the render process is asked; the process's Limits
+// are sent once, before the first request, so that they hold while it is
+// read.
 type childRequest struct {
 	Chart       *wireChart
 	ReleaseName string
@@ -60,40 +62,92 @@ type childResponse struct {
 	Limit bool
 }
 
-// serveChild answers one render request read from in on out and returns
-// the process's exit code.
+// maxRequestBytes bounds a request frame the render process reads: a
+// chart as the parent loaded it, far past any real one.
+const maxRequestBytes = 1 << 30
+
+// serveChild answers the render requests read from in on out, one after
+// the other, and returns the process's exit code: 0 when in ends.
 func serveChild(in io.Reader, out, errOut io.Writer) int {
-	dec := gob.NewDecoder(bufio.NewReader(in))
+	r := bufio.NewReader(in)
 	var lim Limits
-	if err := dec.Decode(&lim); err != nil {
+	if err := readFrame(r, maxRequestBytes, &lim); err != nil {
 		fmt.Fprintf(errOut, "render process: reading the limits: %v\n", err)
 		return childExitProtocol
 	}
 	lim = lim.withDefaults()
-	// The parent kills this process at lim.Timeout; should the parent be
-	// gone without taking it along (no parent-death signal outside
-	// Linux), it ends itself shortly after.
-	time.AfterFunc(lim.Timeout+5*time.Second, func() { os.Exit(childExitTimeout) })
 	limitMemory(lim.MaxMemoryBytes)
 	debug.SetMemoryLimit(lim.MaxMemoryBytes / 4 * 3)
 	go watchMemory(lim.MaxMemoryBytes, errOut)
 
-	var req childRequest
-	if err := dec.Decode(&req); err != nil {
-		fmt.Fprintf(errOut, "render process: reading the request: %v\n", err)
-		return childExitProtocol
-	}
-	resp := answer(&req, lim)
 	w := bufio.NewWriter(out)
-	if err := gob.NewEncoder(w).Encode(resp); err != nil {
-		fmt.Fprintf(errOut, "render process: writing the answer: %v\n", err)
-		return childExitProtocol
+	for {
+		var req childRequest
+		err := readFrame(r, maxRequestBytes, &req)
+		if errors.Is(err, io.EOF) {
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintf(errOut, "render process: reading the request: %v\n", err)
+			return childExitProtocol
+		}
+		// The parent kills this process at lim.Timeout; should the parent
+		// be gone without taking it along (no parent-death signal outside
+		// Linux), it ends itself shortly after.
+		deadline := time.AfterFunc(lim.Timeout+5*time.Second, func() { os.Exit(childExitTimeout) })
+		resp := answer(&req, lim)
+		deadline.Stop()
+		if err := writeFrame(w, resp); err != nil {
+			fmt.Fprintf(errOut, "render process: writing the answer: %v\n", err)
+			return childExitProtocol
+		}
+		// What this render held is garbage now: give it back, so that the
+		// next render's memory is measured from the process's base.
+		req, resp = childRequest{}, nil
+		debug.FreeOSMemory()
 	}
-	if err := w.Flush(); err != nil {
-		fmt.Fprintf(errOut, "render process: writing the answer: %v\n", err)
-		return childExitProtocol
+}
+
+// writeFrame writes v to w as one frame: its length as 8 bytes, big
+// endian, then v gob-encoded on its own (each frame decodes alone).
+func writeFrame(w *bufio.Writer, v any) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(v); err != nil {
+		return err
 	}
-	return 0
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(buf.Len()))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(buf.Bytes()); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// errFrameTooLarge is a frame longer than its reader allows.
+var errFrameTooLarge = errors.New("frame too large")
+
+// readFrame reads one frame written by writeFrame into v; io.EOF when r
+// ends before a frame starts, errFrameTooLarge past max bytes.
+func readFrame(r *bufio.Reader, max int64, v any) error {
+	var n [8]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return fmt.Errorf("reading a frame: %w", err)
+		}
+		return err
+	}
+	size := binary.BigEndian.Uint64(n[:])
+	if size > uint64(max) {
+		return fmt.Errorf("%w: %d bytes, at most %d", errFrameTooLarge, size, max)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return fmt.Errorf("reading a frame: %w", err)
+	}
+	return gob.NewDecoder(bytes.NewReader(buf)).Decode(v)
 }
 
 // answer renders req.
@@ -141,91 +195,6 @@ func watchMemory(limit int64, errOut io.Writer) {
 	}
 }
 
-// maxStderr bounds what is kept of the render process's error output.
-const maxStderr = 16 << 10
-
-// renderIsolated renders ch (whose values are validated) in a render
-// process, within opts.Limits.
-func renderIsolated(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error) {
-	lim := opts.Limits.withDefaults()
-	wc, err := chartToWire(ch)
-	if err != nil {
-		return nil, err
-	}
-	values, err := toWire(opts.Values)
-	if err != nil {
-		return nil, fmt.Errorf("values%w", err)
-	}
-	var in bytes.Buffer
-	enc := gob.NewEncoder(&in)
-	if err := enc.Encode(lim); err != nil {
-		return nil, fmt.Errorf("encoding the render request: %w", err)
-	}
-	req := childRequest{
-		Chart:       wc,
-		ReleaseName: opts.ReleaseName,
-		Namespace:   opts.Namespace,
-		KubeVersion: opts.KubeVersion,
-		APIVersions: opts.APIVersions,
-		IncludeCRDs: opts.IncludeCRDs,
-		Values:      values,
-	}
-	if err := enc.Encode(&req); err != nil {
-		return nil, fmt.Errorf("encoding the render request: %w", err)
-	}
-
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("starting the render process: %w", err)
-	}
-	rctx, cancel := context.WithTimeout(ctx, lim.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(rctx, exe)
-	cmd.Env = append(os.Environ(), childEnv+"=1")
-	cmd.Stdin = &in
-	stderr := &boundedBuffer{max: maxStderr}
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = childProcAttr()
-	cmd.WaitDelay = time.Second
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, fmt.Errorf("starting the render process: %w", err)
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the render process: %w", err)
-	}
-	// The answer holds the manifests and the objects decoded from them.
-	maxAnswer := 4*lim.MaxManifestBytes + 16<<20
-	lr := &io.LimitedReader{R: stdout, N: maxAnswer + 1}
-	var resp childResponse
-	decErr := gob.NewDecoder(bufio.NewReader(lr)).Decode(&resp)
-	tooLarge := lr.N <= 0
-	if decErr != nil {
-		_ = cmd.Process.Kill()
-	}
-	waitErr := cmd.Wait()
-
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(rctx.Err(), context.DeadlineExceeded):
-		return nil, timeoutError(lim)
-	case tooLarge:
-		return nil, &limitError{fmt.Sprintf("the rendered objects exceed %s: the templates render far more than the %s bound on manifests", formatBytes(maxAnswer), formatBytes(lim.MaxManifestBytes))}
-	case exitCode(waitErr) == childExitMemory || strings.Contains(stderr.String(), "out of memory"):
-		return nil, memoryError(lim)
-	case waitErr != nil || decErr != nil:
-		return nil, fmt.Errorf("the render process failed: %w: %s", errors.Join(waitErr, decErr), lastLine(stderr.String()))
-	case resp.Err != "" && resp.Limit:
-		return nil, &limitError{resp.Err}
-	case resp.Err != "":
-		return nil, errors.New(resp.Err)
-	case resp.Result == nil:
-		return nil, errors.New("the render process gave no result")
-	}
-	return resultFromWire(resp.Result), nil
-}
-
 // exitCode is the exit code in err from exec.Cmd.Wait, or -1.
 func exitCode(err error) int {
 	var ee *exec.ExitError
@@ -241,17 +210,31 @@ func lastLine(s string) string {
 	return strings.TrimSpace(lines[len(lines)-1])
 }
 
-// boundedBuffer keeps the first max bytes written to it.
+// boundedBuffer keeps the first max bytes written to it since it was last
+// reset. It is safe for concurrent use.
 type boundedBuffer struct {
+	mu  sync.Mutex
 	buf bytes.Buffer
 	max int
 }
 
 func (b *boundedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if room := b.max - b.buf.Len(); room > 0 {
 		b.buf.Write(p[:min(room, len(p))])
 	}
 	return len(p), nil
 }
 
-func (b *boundedBuffer) String() string { return b.buf.String() }
+func (b *boundedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *boundedBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf.Reset()
+}

@@ -26,9 +26,12 @@
 // allocating until the process exits, so a template writing gigabytes still
 // kills the process, and a long-running watch would accumulate abandoned
 // renders. A process is the unit the operating system lets us stop and
-// bound. It costs a process start per render (about 50 ms, and the
-// binary's memory again), paid once per chart, release and values: builds
-// share renders through the gitops render cache.
+// bound. Starting one costs more than most renders (about 50 ms of CPU,
+// the binary's pages again), so render processes are kept, idle, between
+// renders (pool.go): each renders one chart at a time, gives back its
+// memory after each, and one that fails, overruns or is cancelled is
+// killed, never reused. Builds also share renders through the gitops
+// render cache.
 //
 // Helm renders every template of a chart in one call, so when a render is
 // stopped the template that was running cannot be named: the error names
