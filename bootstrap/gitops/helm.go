@@ -170,7 +170,9 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		IncludeCRDs: crds != "Skip",
 		KubeVersion: kubeVersion(),
 		APIVersions: apiVersions,
-		Limits:      b.opts.RenderLimits,
+		// What the cluster's discovery shows helm-controller.
+		ExactAPIVersions: true,
+		Limits:           b.opts.RenderLimits,
 	}
 	res, sources, err := b.renderChart(ctx, lc, ropts)
 	if err == nil && len(res.CRDs) > 0 {

@@ -7,19 +7,19 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Masterminds/semver/v3"
-	"helm.sh/helm/v4/pkg/chart/common"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/scheme"
 
 	"github.com/leynos/gitops-local/bootstrap/flux"
+	"github.com/leynos/gitops-local/bootstrap/scope"
 )
 
 // apiVersionSet is the API versions a chart's templates see in
-// .Capabilities.APIVersions beyond Helm's built-in ones: for each CRD
-// version served, "group/version" and "group/version/Kind", as Helm's
-// action.GetVersionSet lists them from discovery (helm.sh/helm/v4
-// pkg/action/action.go, v4.2.4).
+// .Capabilities.APIVersions: for each version served, "group/version" and
+// "group/version/Kind", as Helm's action.GetVersionSet lists them from
+// discovery (helm.sh/helm/v4 pkg/action/action.go, v4.2.4) for
+// helm-controller.
 type apiVersionSet map[string]bool
 
 // addCRD adds the served versions of o, if it is a CustomResourceDefinition.
@@ -75,61 +75,61 @@ var fluxAPIVersions = sync.OnceValue(func() apiVersionSet {
 	return s
 })
 
-// builtinKinds are "group/version/Kind" of the built-in APIs the pinned
-// Kubernetes serves. Helm's default version set (what a client-only render
-// sees) lists group/versions only, where discovery also lists each
-// resource's kind: a chart guarded by
-// .Capabilities.APIVersions.Has "policy/v1/PodDisruptionBudget" renders it
-// in the cluster. They are the kinds the Kubernetes client's scheme
-// registers at Helm's default group/versions (to which Helm adds
-// apiextensions.k8s.io), without list and option types, and without those
-// the API server does not serve by default at that version: removed ones,
-// alpha ones, and beta ones introduced from Kubernetes 1.24 on (as the
-// types' generated prerelease-lifecycle methods say). Discovery also lists
-// subresource kinds (Scale, Eviction): those are not here.
-var builtinKinds = sync.OnceValue(func() apiVersionSet {
-	major, minor := kubeMajorMinor()
-	before := func(maj, min int) bool { return maj < major || maj == major && min <= minor }
-	gvs := map[string]bool{}
-	for _, gv := range common.DefaultVersionSet {
-		gvs[gv] = true
-	}
+// builtinAPIVersions are the group/versions and "group/version/Kind" of
+// the built-in APIs the pinned Kubernetes serves by default, as its
+// discovery lists them to helm-controller. They replace Helm's client-only
+// defaults (every group/version client-go knows, long-removed ones such as
+// batch/v1beta1 included, and no kinds), so that a chart choosing an API
+// by .Capabilities.APIVersions.Has chooses as it does in the cluster.
+// The kinds are the API server's own discovery document (package scope,
+// which lists every version it can serve), less those it does not serve
+// by default: alpha versions, and beta versions introduced from
+// Kubernetes 1.24 on (KEP-3136), as the types' generated
+// prerelease-lifecycle methods in the Kubernetes client's scheme say.
+// TestConformance compares the set with a real API server's discovery.
+var builtinAPIVersions = sync.OnceValue(func() apiVersionSet {
 	s := apiVersionSet{}
-	for gvk, t := range scheme.Scheme.AllKnownTypes() {
+	for _, gvk := range scope.BuiltinKinds() {
+		if !servedByDefault(gvk) {
+			continue
+		}
 		gv := gvk.GroupVersion().String()
-		pkg := t.PkgPath()
-		builtin := strings.HasPrefix(pkg, "k8s.io/api/") || pkg == "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-		if !gvs[gv] || !builtin || strings.HasSuffix(gvk.Kind, "List") || strings.Contains(gvk.Version, "alpha") {
-			continue
-		}
-		obj := reflect.New(t).Interface()
-		if r, ok := obj.(interface{ APILifecycleRemoved() (int, int) }); ok && before(r.APILifecycleRemoved()) {
-			continue
-		}
-		if i, ok := obj.(interface{ APILifecycleIntroduced() (int, int) }); ok && strings.Contains(gvk.Version, "beta") {
-			if maj, min := i.APILifecycleIntroduced(); maj > 1 || maj == 1 && min >= 24 {
-				continue
-			}
-		}
+		s[gv] = true
 		s[gv+"/"+gvk.Kind] = true
 	}
 	return s
 })
 
-// kubeMajorMinor is the major and minor of kubeVersion().
-func kubeMajorMinor() (int, int) {
-	v, err := semver.NewVersion(kubeVersion())
-	if err != nil {
-		return 0, 0 // a pin that does not parse fails versions' tests
+// servedByDefault reports whether the API server serves gvk unless told
+// otherwise: a GA version, or a beta one introduced before Kubernetes
+// 1.24 (a beta kind the client's scheme does not know is taken as off).
+func servedByDefault(gvk schema.GroupVersionKind) bool {
+	switch {
+	case strings.Contains(gvk.Version, "alpha"):
+		return false
+	case !strings.Contains(gvk.Version, "beta"):
+		return true
 	}
-	return int(v.Major()), int(v.Minor())
+	t, ok := scheme.Scheme.AllKnownTypes()[gvk]
+	if !ok {
+		return false
+	}
+	i, ok := reflect.New(t).Interface().(interface{ APILifecycleIntroduced() (int, int) })
+	if !ok {
+		return false
+	}
+	major, minor := i.APILifecycleIntroduced()
+	return major == 1 && minor < 24
 }
 
+// BuiltinAPIVersions lists builtinAPIVersions, sorted.
+func BuiltinAPIVersions() []string { return builtinAPIVersions().sorted() }
+
 // baseAPIVersions is what every chart of the environment sees: the
-// built-in kinds, Flux's CRDs and those the environment's manifests apply.
+// built-in APIs, Flux's CRDs and those the environment's manifests apply.
 func (b *builder) baseAPIVersions() apiVersionSet {
 	s := apiVersionSet{}
-	for _, set := range []apiVersionSet{builtinKinds(), fluxAPIVersions()} {
+	for _, set := range []apiVersionSet{builtinAPIVersions(), fluxAPIVersions()} {
 		for v := range set {
 			s[v] = true
 		}

@@ -113,8 +113,8 @@ func renderKey(lc *loadedChart, opts render.Options) (string, error) {
 	}
 	sum := sha256.Sum256(values)
 	apis := sha256.Sum256([]byte(strings.Join(opts.APIVersions, "\n")))
-	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s|%s", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
-		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:]), hex.EncodeToString(apis[:])), nil
+	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s|%s|%t", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
+		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:]), hex.EncodeToString(apis[:]), opts.ExactAPIVersions), nil
 }
 
 // render returns the render of key, calling fn for it unless another build

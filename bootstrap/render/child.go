@@ -50,6 +50,7 @@ type childRequest struct {
 	Namespace   string
 	KubeVersion string
 	APIVersions []string
+	ExactAPIs   bool
 	IncludeCRDs bool
 	Values      wireValue
 }
@@ -158,12 +159,13 @@ func answer(req *childRequest, lim Limits) *childResponse {
 	}
 	values, _ := fromWire(req.Values).(map[string]any)
 	opts := Options{
-		ReleaseName: req.ReleaseName,
-		Namespace:   req.Namespace,
-		Values:      values,
-		IncludeCRDs: req.IncludeCRDs,
-		KubeVersion: req.KubeVersion,
-		APIVersions: req.APIVersions,
+		ReleaseName:      req.ReleaseName,
+		Namespace:        req.Namespace,
+		Values:           values,
+		IncludeCRDs:      req.IncludeCRDs,
+		KubeVersion:      req.KubeVersion,
+		APIVersions:      req.APIVersions,
+		ExactAPIVersions: req.ExactAPIs,
 	}
 	res, err := renderTemplates(context.Background(), ch, opts, lim.MaxManifestBytes)
 	if err != nil {

@@ -52,6 +52,7 @@ func renderIsolated(ctx context.Context, ch *chart.Chart, opts Options) (*Result
 		Namespace:   opts.Namespace,
 		KubeVersion: opts.KubeVersion,
 		APIVersions: opts.APIVersions,
+		ExactAPIs:   opts.ExactAPIVersions,
 		IncludeCRDs: opts.IncludeCRDs,
 		Values:      values,
 	}

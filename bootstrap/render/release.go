@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -42,6 +43,18 @@ func renderInstall(ctx context.Context, ch *chart.Chart, values map[string]any, 
 	install.Namespace = opts.Namespace
 	install.KubeVersion = kubeVersion
 	install.APIVersions = common.VersionSet(opts.APIVersions)
+	if opts.ExactAPIVersions {
+		// A client-only install starts from Helm's default capabilities
+		// and adds APIVersions to them (pkg/action/install.go, v4.2.4):
+		// the defaults are swapped for the run, one install at a time.
+		defaultCapsMu.Lock()
+		defer defaultCapsMu.Unlock()
+		saved := common.DefaultCapabilities
+		caps := saved.Copy()
+		caps.APIVersions = nil
+		common.DefaultCapabilities = caps
+		defer func() { common.DefaultCapabilities = saved }()
+	}
 	install.IncludeCRDs = false         // CRDs are added by Render, kept apart from the templates.
 	install.SkipSchemaValidation = true // Done by Render, with a clearer error.
 	install.DisableOpenAPIValidation = true
@@ -87,7 +100,7 @@ func renderDirect(ch *chart.Chart, values map[string]any, opts Options, kubeVers
 	}
 	caps := common.DefaultCapabilities.Copy()
 	caps.KubeVersion = *kubeVersion
-	caps.APIVersions = append(caps.APIVersions, opts.APIVersions...)
+	caps.APIVersions = apiVersionsFor(caps.APIVersions, opts)
 	relOpts := common.ReleaseOptions{Name: opts.ReleaseName, Namespace: opts.Namespace, Revision: 1, IsInstall: true}
 	vals, err := chartutil.ToRenderValuesWithSchemaValidation(ch, values, relOpts, caps, true)
 	if err != nil {
@@ -322,4 +335,17 @@ func newHook(h head, hookTypes, file, manifest string) (hook *release.Hook, know
 		}
 	}
 	return hook, true
+}
+
+// defaultCapsMu serialises the installs that swap Helm's default
+// capabilities (see renderInstall).
+var defaultCapsMu sync.Mutex
+
+// apiVersionsFor is the API versions a render with opts shows templates,
+// given Helm's defaults.
+func apiVersionsFor(defaults common.VersionSet, opts Options) common.VersionSet {
+	if opts.ExactAPIVersions {
+		return append(common.VersionSet{}, opts.APIVersions...)
+	}
+	return append(append(common.VersionSet{}, defaults...), opts.APIVersions...)
 }

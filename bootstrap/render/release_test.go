@@ -133,3 +133,46 @@ func TestDirectRenderFallsBack(t *testing.T) {
 		})
 	}
 }
+
+// capabilitiesChart writes which API versions its templates see.
+var capabilitiesChart = &chart.Chart{
+	Metadata: &chart.Metadata{APIVersion: chart.APIVersionV2, Name: "caps", Version: "0.1.0", Type: "application"},
+	Templates: []*common.File{{Name: "templates/cm.yaml", Data: []byte(`apiVersion: v1
+kind: ConfigMap
+metadata: {name: caps}
+data:
+  batchV1beta1: {{ .Capabilities.APIVersions.Has "batch/v1beta1" | quote }}
+  policyV1: {{ .Capabilities.APIVersions.Has "policy/v1" | quote }}
+  widgets: {{ .Capabilities.APIVersions.Has "example.com/v1/Widget" | quote }}
+`)}},
+}
+
+// TestExactAPIVersionsReplaceHelmsDefaults: with ExactAPIVersions the
+// templates see the versions given and nothing else, in the direct render
+// and in Helm's install action alike; without it, Helm's defaults too.
+func TestExactAPIVersionsReplaceHelmsDefaults(t *testing.T) {
+	given := []string{"policy/v1", "example.com/v1", "example.com/v1/Widget"}
+	for _, tc := range []struct {
+		exact bool
+		want  map[string]any
+	}{
+		{true, map[string]any{"batchV1beta1": "false", "policyV1": "true", "widgets": "true"}},
+		{false, map[string]any{"batchV1beta1": "true", "policyV1": "true", "widgets": "true"}},
+	} {
+		opts := Options{APIVersions: given, ExactAPIVersions: tc.exact}
+		if !sameRelease(t, capabilitiesChart, opts) {
+			t.Fatal("the direct render refused a plain chart")
+		}
+		res, err := Render(context.Background(), capabilitiesChart, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Objects[0].Object["data"]; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("exact=%t: templates saw %v, want %v", tc.exact, got, tc.want)
+		}
+	}
+	// The install action's defaults are restored after an exact render.
+	if !common.DefaultCapabilities.APIVersions.Has("batch/v1beta1") {
+		t.Error("Helm's default capabilities were left changed")
+	}
+}

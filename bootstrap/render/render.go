@@ -53,6 +53,11 @@ type Options struct {
 	// APIVersions are extra API versions seen by templates
 	// (.Capabilities.APIVersions), such as "monitoring.coreos.com/v1".
 	APIVersions []string
+	// ExactAPIVersions makes APIVersions the whole set the templates see,
+	// as a cluster's discovery gives it to helm-controller, instead of an
+	// addition to Helm's client-only defaults (every version client-go
+	// knows, batch/v1beta1 and other long-removed ones included).
+	ExactAPIVersions bool
 	// Limits bound the render in time, output and memory.
 	Limits Limits
 }

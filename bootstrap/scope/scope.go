@@ -50,6 +50,17 @@ var builtin = sync.OnceValue(func() meta.RESTMapper {
 	return m
 })
 
+// BuiltinKinds are the kinds the API server serves at the pinned version,
+// read from its discovery document: every version it serves of each, the
+// preferred one first.
+func BuiltinKinds() []schema.GroupVersionKind {
+	out := make([]schema.GroupVersionKind, len(builtinKinds))
+	for i, k := range builtinKinds {
+		out[i] = schema.GroupVersionKind{Group: k.group, Version: k.version, Kind: k.kind}
+	}
+	return out
+}
+
 // Scopes knows the scope of the built-in kinds and of the custom kinds
 // whose CRDs were added. The zero value knows the built-in kinds.
 type Scopes struct {

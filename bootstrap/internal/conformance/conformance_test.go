@@ -58,6 +58,7 @@ func TestConformance(t *testing.T) {
 	env := testenv.Start(ctx, t, testenv.WithRequeueDependency(time.Second))
 	c := testenv.Client(t, env)
 	git := startGitServer(t)
+	t.Run("capabilities", func(t *testing.T) { checkBuiltinAPIVersions(ctx, t, env.Config) })
 	for _, file := range cases {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
