@@ -133,3 +133,71 @@ func (b *builder) withSourceDigest(ctx context.Context, hr manifest.Object, fiel
 	ch.Metadata = &meta
 	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+source:" + d}, true
 }
+
+// repositoryChartValues is the chart lc of a HelmRepository as
+// source-controller v1.9.6 builds it for a HelmChart with
+// spec.valuesFiles (internal/helm/chart/builder_remote.go Build and
+// mergeChartValues, metadata.go OverwriteChartDefaultValues): the files,
+// paths inside the chart where "values.yaml" is the chart's default
+// values, merged in order replace the chart's default values, and the
+// chart's version gets the HelmChart's generation as build metadata
+// (helmchart_controller.go buildFromHelmRepository, VersionMetadata): 1,
+// the generation of the HelmChart helm-controller creates for a new
+// release.
+func (b *builder) repositoryChartValues(hr manifest.Object, lc *loadedChart, files []string, ignoreMissing bool) (*loadedChart, bool) {
+	const field = "spec.chart.spec.valuesFiles"
+	merged := map[string]any{}
+	for i, f := range files {
+		name := filepath.ToSlash(filepath.Clean(f))
+		if name == "values.yaml" {
+			merged = transform.MergeMaps(merged, lc.chart.Values)
+			continue
+		}
+		var data []byte
+		for _, cf := range lc.chart.Files {
+			if cf.Name == name {
+				data = cf.Data
+				break
+			}
+		}
+		if data == nil {
+			if ignoreMissing {
+				continue
+			}
+			b.hrFinding(hr, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("chart %s %s has no values file %q: source-controller fails the HelmChart", lc.chart.Name(), lc.chart.Metadata.Version, f))
+			return nil, false
+		}
+		if err := manifest.CheckYAMLAliases(data); err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("values file %q of chart %s: %v", f, lc.chart.Name(), err))
+			return nil, false
+		}
+		values := map[string]any{}
+		if err := yaml.Unmarshal(data, &values); err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("values file %q of chart %s: %v", f, lc.chart.Name(), err))
+			return nil, false
+		}
+		merged = transform.MergeMaps(merged, values)
+	}
+	v, err := semver.NewVersion(lc.chart.Metadata.Version)
+	var withMeta semver.Version
+	if err == nil {
+		withMeta, err = v.SetMetadata("1")
+	}
+	if err != nil {
+		b.hrFinding(hr, field, fmt.Sprintf("chart %s version %q: source-controller cannot add the values files' build metadata: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
+		return nil, false
+	}
+	raw, err := json.Marshal(merged)
+	if err != nil {
+		b.hrFinding(hr, field, err.Error())
+		return nil, false
+	}
+	// A copy: the loaded chart is shared with every release of it.
+	ch := *lc.chart
+	ch.Values = merged
+	meta := *ch.Metadata
+	meta.Version = withMeta.String()
+	ch.Metadata = &meta
+	sum := sha256.Sum256(raw)
+	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+values:" + hex.EncodeToString(sum[:])}, true
+}
