@@ -139,6 +139,7 @@ func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts) loaded
 		url := "http://" + h.charts + "/" + filepath.Base(caseDir)
 		charts = packHelmRepository(t, filepath.Join(work, spec.HelmRepository), url, cache)
 	}
+	cacheOCICharts(t, filepath.Join(work, spec.Repo), h.registry, spec.OCICharts, cache)
 	built, err := gitops.BuildTarget(ctx, filepath.Join(work, spec.Repo), gitops.Target{Path: spec.Path},
 		gitops.Options{Offline: true, ChartCache: cache, Sources: sources})
 	if err != nil {

@@ -38,6 +38,10 @@ const (
 type ociChart struct {
 	Chart      string `json:"chart"`
 	Repository string `json:"repository"`
+	// Cache also puts the chart in the offline build's chart cache as
+	// the chart of oci://<registry>/<repository>, as a build without
+	// --offline pulls a chart a HelmRepository of type oci serves.
+	Cache bool `json:"cache"`
 }
 
 // ociArtifact is a folder of a case the suite pushes to the registry as a
@@ -90,6 +94,34 @@ func packHelmRepository(t *testing.T, dir, url string, cache *chartcache.Cache) 
 		t.Fatalf("helmRepository: index: %v", err)
 	}
 	return out
+}
+
+// cacheOCICharts packs the charts of charts that ask for it as
+// `helm package` does and puts them in cache as the charts of
+// oci://<registry>/<repository>.
+func cacheOCICharts(t *testing.T, repoDir, registry string, charts []ociChart, cache *chartcache.Cache) {
+	t.Helper()
+	for _, c := range charts {
+		if !c.Cache {
+			continue
+		}
+		ch, err := loader.LoadDir(filepath.Join(repoDir, c.Chart))
+		if err != nil {
+			t.Fatalf("ociCharts: %v", err)
+		}
+		archive, err := chartutil.Save(ch, t.TempDir())
+		if err != nil {
+			t.Fatalf("ociCharts: package %s: %v", c.Chart, err)
+		}
+		data, err := os.ReadFile(archive)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := chartcache.Ref{Name: ch.Name(), Version: ch.Metadata.Version, Repository: "oci://" + registry + "/" + c.Repository}
+		if err := cache.Put(ref, data); err != nil {
+			t.Fatalf("ociCharts: %v", err)
+		}
+	}
 }
 
 // chartServer is a static Helm chart repository on loopback: each case's
