@@ -101,7 +101,9 @@ type servers struct {
 
 // loadCase reads a case's case.yaml, copies the case with the servers'
 // addresses in place of the placeholder hosts, and builds it offline.
-func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts) loaded {
+// publish, when not nil, serves the copy's folders before the build and
+// returns the revision each folder is served at.
+func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts, publish func(work string) map[string]string) loaded {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(caseDir, "case.yaml"))
 	if err != nil {
@@ -122,6 +124,16 @@ func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts) loaded
 	work := t.TempDir()
 	copyReplacing(t, caseDir, work, strings.NewReplacer(placeholderHost, h.git, chartsHost, h.charts, registryHost, h.registry))
 
+	var served map[string]string
+	if publish != nil {
+		served = publish(work)
+	}
+	// The revisions of the Git sources: the root GitRepository the suite
+	// bootstraps, and the others the case maps.
+	revisions := map[gitops.SourceRef]string{}
+	if rev, ok := served[spec.Repo]; ok {
+		revisions[gitops.SourceRef{Kind: "GitRepository", Namespace: "flux-system", Name: "flux-system"}] = rev
+	}
 	sources := map[gitops.SourceRef]string{}
 	for ref, folder := range spec.Sources {
 		r, _, err := gitops.ParseSource(ref + "=" + folder)
@@ -129,6 +141,9 @@ func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts) loaded
 			t.Fatalf("case.yaml sources: %v", err)
 		}
 		sources[r] = filepath.Join(work, folder)
+		if rev, ok := served[folder]; ok && r.Kind == "GitRepository" {
+			revisions[r] = rev
+		}
 	}
 	cache, err := chartcache.New(t.TempDir(), chartcache.WithOffline(true))
 	if err != nil {
@@ -141,7 +156,7 @@ func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts) loaded
 	}
 	cacheOCICharts(t, filepath.Join(work, spec.Repo), h.registry, spec.OCICharts, cache)
 	built, err := gitops.BuildTarget(ctx, filepath.Join(work, spec.Repo), gitops.Target{Path: spec.Path},
-		gitops.Options{Offline: true, ChartCache: cache, Sources: sources})
+		gitops.Options{Offline: true, ChartCache: cache, Sources: sources, Revisions: revisions})
 	if err != nil {
 		t.Fatalf("offline build: %v", err)
 	}
@@ -162,7 +177,7 @@ func TestCasesBuildOffline(t *testing.T) {
 	for _, file := range cases {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			l := loadCase(t.Context(), t, dir, hosts{git: "127.0.0.1:1", charts: "127.0.0.1:1", registry: "127.0.0.1:1"})
+			l := loadCase(t.Context(), t, dir, hosts{git: "127.0.0.1:1", charts: "127.0.0.1:1", registry: "127.0.0.1:1"}, nil)
 			if len(l.built.Objects) == 0 {
 				t.Errorf("built nothing")
 			}
@@ -171,17 +186,20 @@ func TestCasesBuildOffline(t *testing.T) {
 }
 
 func runCase(ctx context.Context, t *testing.T, c client.Client, s servers, h hosts, caseDir string) {
-	l := loadCase(ctx, t, caseDir, h)
-	spec, work, built, git := l.spec, l.work, l.built, s.git
-	folders, err := os.ReadDir(work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range folders {
-		if f.IsDir() {
-			git.publish(ctx, t, f.Name(), filepath.Join(work, f.Name()))
+	l := loadCase(ctx, t, caseDir, h, func(work string) map[string]string {
+		folders, err := os.ReadDir(work)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		revisions := map[string]string{}
+		for _, f := range folders {
+			if f.IsDir() {
+				revisions[f.Name()] = s.git.publish(ctx, t, f.Name(), filepath.Join(work, f.Name()))
+			}
+		}
+		return revisions
+	})
+	spec, work, built, git := l.spec, l.work, l.built, s.git
 	if l.charts != "" {
 		s.charts.serve(filepath.Base(caseDir), l.charts)
 	}
