@@ -72,6 +72,12 @@ type Options struct {
 	// Sources maps Flux sources other than the repository's own to the
 	// local folders holding what they serve (--source KIND/NS/NAME=DIR).
 	Sources map[SourceRef]string
+	// Revisions are the revisions the sources serve, as source-controller
+	// reports them ("main@sha1:<commit>" for a GitRepository). A chart
+	// read from a GitRepository or Bucket with reconcileStrategy Revision
+	// carries its source's revision in its version; without it here the
+	// version is the chart's own.
+	Revisions map[SourceRef]string
 	// Fixtures, when set, is a directory of YAML files holding objects
 	// that exist in the cluster but not in Git (see ReadFixtures): the
 	// ConfigMaps and Secrets post-build substitution reads, and objects

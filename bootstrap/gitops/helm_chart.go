@@ -119,6 +119,9 @@ func (b *builder) setChart(p string, lc *loadedChart) {
 func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index map[string]manifest.Object) (*loadedChart, bool) {
 	var ref chartcache.Ref
 	var field string
+	// The values files of a HelmRepository chart, paths inside the chart.
+	var valuesFiles []string
+	var ignoreMissing bool
 	if cr, ok, _ := unstructured.NestedMap(hr.Object, "spec", "chartRef"); ok {
 		field = "spec.chartRef"
 		k, _ := cr["kind"].(string)
@@ -205,6 +208,8 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 		}
 		version = resolved
 		ref = chartcache.Ref{Name: name, Version: version, Repository: url}
+		valuesFiles, _, _ = unstructured.NestedStringSlice(hr.Object, "spec", "chart", "spec", "valuesFiles")
+		ignoreMissing, _, _ = unstructured.NestedBool(hr.Object, "spec", "chart", "spec", "ignoreMissingValuesFiles")
 		// A pinned platform chart is pulled from where the pin says, even
 		// when the environment reads it from a mirror (the local registry).
 		if pin, ok := versions.ChartByName(name); ok && pin.Version == version {
@@ -230,6 +235,9 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 	if err != nil {
 		b.hrFinding(hr, field, fmt.Sprintf("chart %s: %v", ref, err))
 		return nil, false
+	}
+	if len(valuesFiles) > 0 {
+		return b.repositoryChartValues(hr, lc, valuesFiles, ignoreMissing)
 	}
 	return lc, true
 }

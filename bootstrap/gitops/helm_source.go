@@ -15,6 +15,7 @@ import (
 	"github.com/Masterminds/semver/v3"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/fluxcd/pkg/runtime/transform"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
 	"github.com/leynos/gitops-local/bootstrap/manifest"
@@ -44,12 +45,92 @@ func (b *builder) sourceChart(ctx context.Context, hr manifest.Object, src Sourc
 		return nil, false
 	}
 	lc, ok := b.dirChart(full, b.rel(full))
-	if !ok || len(valuesFiles) == 0 {
-		return lc, ok
+	if !ok {
+		return nil, false
 	}
+	// The version's build metadata (helmchart_controller.go
+	// buildFromTarballArtifact): with spec.chart.spec.reconcileStrategy
+	// Revision, the source's revision, then with values files the
+	// HelmChart's generation: 1, that of the HelmChart helm-controller
+	// creates for a new release.
+	var versionMeta string
+	if strategy, _, _ := unstructured.NestedString(hr.Object, "spec", "chart", "spec", "reconcileStrategy"); strategy == "Revision" {
+		rev, known := b.opts.Revisions[src]
+		if known {
+			if versionMeta, ok = revisionMetadata(src.Kind, rev); !ok {
+				b.hrFinding(hr, field+".reconcileStrategy", fmt.Sprintf("revision %q of %s: source-controller cannot put it in the chart's version", rev, src))
+				return nil, false
+			}
+		}
+	}
+	if len(valuesFiles) > 0 {
+		if versionMeta != "" {
+			versionMeta += "."
+		}
+		versionMeta += "1"
+	}
+	if versionMeta == "" {
+		return lc, true
+	}
+	ch := *lc.chart // a copy: the loaded chart is shared with other releases
+	digest := lc.digest
+	if len(valuesFiles) > 0 {
+		merged, ok := b.sourceValuesFiles(hr, src, tree.dir, valuesFiles, ignoreMissing)
+		if !ok {
+			return nil, false
+		}
+		raw, err := json.Marshal(merged)
+		if err != nil {
+			b.hrFinding(hr, field+".valuesFiles", err.Error())
+			return nil, false
+		}
+		sum := sha256.Sum256(raw)
+		ch.Values = merged
+		digest += "+values:" + hex.EncodeToString(sum[:])
+	}
+	meta := *ch.Metadata
+	if v, err := semver.NewVersion(meta.Version); err == nil {
+		if withMeta, err := v.SetMetadata(versionMeta); err == nil {
+			meta.Version = withMeta.String()
+		}
+	}
+	ch.Metadata = &meta
+	return &loadedChart{chart: &ch, dir: lc.dir, digest: digest + "+version:" + meta.Version}, true
+}
+
+// revisionMetadata is the build metadata source-controller v1.9.6 adds
+// to the version of a chart built from a GitRepository or Bucket with
+// reconcileStrategy Revision (helmchart_controller.go
+// buildFromTarballArtifact): the revision's hash (fluxcd/pkg/git
+// ExtractHashFromRevision: what follows the last ":", else the last "/"),
+// or a Bucket's digest's hex, cut to 12 characters.
+func revisionMetadata(kind, rev string) (string, bool) {
+	switch kind {
+	case "GitRepository":
+		if i := strings.LastIndex(rev, ":"); i != -1 {
+			rev = rev[i+1:]
+		} else if i := strings.LastIndex(rev, "/"); i != -1 {
+			rev = rev[i+1:]
+		}
+	case "Bucket":
+		if _, hex, ok := strings.Cut(rev, ":"); ok {
+			rev = hex
+		}
+	}
+	if len(rev) < 12 {
+		return "", false
+	}
+	return rev[:12], true
+}
+
+// sourceValuesFiles merges valuesFiles, paths of the source at dir, in
+// order, as source-controller v1.9.6's local chart builder does
+// (mergeFileValues).
+func (b *builder) sourceValuesFiles(hr manifest.Object, src SourceRef, dir string, valuesFiles []string, ignoreMissing bool) (map[string]any, bool) {
+	const field = "spec.chart.spec"
 	merged := map[string]any{}
 	for i, f := range valuesFiles {
-		p, err := securejoin.SecureJoin(tree.dir, f)
+		p, err := securejoin.SecureJoin(dir, f)
 		var data []byte
 		if err == nil {
 			data, err = os.ReadFile(p)
@@ -72,28 +153,7 @@ func (b *builder) sourceChart(ctx context.Context, hr manifest.Object, src Sourc
 		}
 		merged = transform.MergeMaps(merged, values)
 	}
-	// A copy: the loaded chart is shared with every release that reads
-	// the folder without these values files. Values files also add the
-	// HelmChart's generation to the chart's version as build metadata, so
-	// that their changes reach the release (helmchart_controller.go
-	// buildFromTarballArtifact): 1, the generation of the HelmChart
-	// helm-controller creates for a new release.
-	ch := *lc.chart
-	ch.Values = merged
-	meta := *ch.Metadata
-	if v, err := semver.NewVersion(meta.Version); err == nil {
-		if withMeta, err := v.SetMetadata("1"); err == nil {
-			meta.Version = withMeta.String()
-		}
-	}
-	ch.Metadata = &meta
-	raw, err := json.Marshal(merged)
-	if err != nil {
-		b.hrFinding(hr, field+".valuesFiles", err.Error())
-		return nil, false
-	}
-	sum := sha256.Sum256(raw)
-	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+values:" + hex.EncodeToString(sum[:])}, true
+	return merged, true
 }
 
 // withSourceDigest is the repository's own chart lc as helm-controller
@@ -132,4 +192,72 @@ func (b *builder) withSourceDigest(ctx context.Context, hr manifest.Object, fiel
 	meta.Version = withMeta.String()
 	ch.Metadata = &meta
 	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+source:" + d}, true
+}
+
+// repositoryChartValues is the chart lc of a HelmRepository as
+// source-controller v1.9.6 builds it for a HelmChart with
+// spec.valuesFiles (internal/helm/chart/builder_remote.go Build and
+// mergeChartValues, metadata.go OverwriteChartDefaultValues): the files,
+// paths inside the chart where "values.yaml" is the chart's default
+// values, merged in order replace the chart's default values, and the
+// chart's version gets the HelmChart's generation as build metadata
+// (helmchart_controller.go buildFromHelmRepository, VersionMetadata): 1,
+// the generation of the HelmChart helm-controller creates for a new
+// release.
+func (b *builder) repositoryChartValues(hr manifest.Object, lc *loadedChart, files []string, ignoreMissing bool) (*loadedChart, bool) {
+	const field = "spec.chart.spec.valuesFiles"
+	merged := map[string]any{}
+	for i, f := range files {
+		name := filepath.ToSlash(filepath.Clean(f))
+		if name == "values.yaml" {
+			merged = transform.MergeMaps(merged, lc.chart.Values)
+			continue
+		}
+		var data []byte
+		for _, cf := range lc.chart.Files {
+			if cf.Name == name {
+				data = cf.Data
+				break
+			}
+		}
+		if data == nil {
+			if ignoreMissing {
+				continue
+			}
+			b.hrFinding(hr, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("chart %s %s has no values file %q: source-controller fails the HelmChart", lc.chart.Name(), lc.chart.Metadata.Version, f))
+			return nil, false
+		}
+		if err := manifest.CheckYAMLAliases(data); err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("values file %q of chart %s: %v", f, lc.chart.Name(), err))
+			return nil, false
+		}
+		values := map[string]any{}
+		if err := yaml.Unmarshal(data, &values); err != nil {
+			b.hrFinding(hr, fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("values file %q of chart %s: %v", f, lc.chart.Name(), err))
+			return nil, false
+		}
+		merged = transform.MergeMaps(merged, values)
+	}
+	v, err := semver.NewVersion(lc.chart.Metadata.Version)
+	var withMeta semver.Version
+	if err == nil {
+		withMeta, err = v.SetMetadata("1")
+	}
+	if err != nil {
+		b.hrFinding(hr, field, fmt.Sprintf("chart %s version %q: source-controller cannot add the values files' build metadata: %v", lc.chart.Name(), lc.chart.Metadata.Version, err))
+		return nil, false
+	}
+	raw, err := json.Marshal(merged)
+	if err != nil {
+		b.hrFinding(hr, field, err.Error())
+		return nil, false
+	}
+	// A copy: the loaded chart is shared with every release of it.
+	ch := *lc.chart
+	ch.Values = merged
+	meta := *ch.Metadata
+	meta.Version = withMeta.String()
+	ch.Metadata = &meta
+	sum := sha256.Sum256(raw)
+	return &loadedChart{chart: &ch, dir: lc.dir, digest: lc.digest + "+values:" + hex.EncodeToString(sum[:])}, true
 }

@@ -115,12 +115,7 @@ func compareRelease(ctx context.Context, t testing.TB, c client.Client, key stri
 		t.Fatalf("%s: release storage: %v", key, err)
 	}
 	rel := decodeRelease(t, secret.Data["release"])
-	manifests := []string{rel.Manifest}
-	for _, h := range rel.Hooks {
-		if !isTestHook(h.Events) {
-			manifests = append(manifests, h.Manifest)
-		}
-	}
+	manifests := append([]string{rel.Manifest}, rel.appliedHooks()...)
 	got := map[string]Applied{}
 	for _, m := range manifests {
 		for _, u := range splitDocs(t, m) {
@@ -158,7 +153,23 @@ type release struct {
 	Hooks    []struct {
 		Manifest string   `json:"manifest"`
 		Events   []string `json:"events"`
+		LastRun  struct {
+			Phase string `json:"phase"`
+		} `json:"last_run"`
 	} `json:"hooks"`
+}
+
+// appliedHooks are the manifests of the release's hooks Helm applied:
+// the record keeps every hook rendered, but test hooks run only on
+// request, and a hook with no last run never ran (spec.install.disableHooks).
+func (r release) appliedHooks() []string {
+	var out []string
+	for _, h := range r.Hooks {
+		if !isTestHook(h.Events) && h.LastRun.Phase != "" {
+			out = append(out, h.Manifest)
+		}
+	}
+	return out
 }
 
 // decodeRelease decodes Helm's storage format: base64 of gzipped JSON.

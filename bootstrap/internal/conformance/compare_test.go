@@ -70,3 +70,19 @@ data: {k: v}
 		t.Errorf("keyed list: %v", d)
 	}
 }
+
+// A release record keeps every hook rendered; only the hooks that ran are
+// what helm-controller applied.
+func TestAppliedHooks(t *testing.T) {
+	var r release
+	raw := `{"manifest": "m", "hooks": [
+		{"manifest": "ran", "events": ["pre-install"], "last_run": {"phase": "Succeeded"}},
+		{"manifest": "disabled", "events": ["pre-install"], "last_run": {"phase": ""}},
+		{"manifest": "test", "events": ["test"], "last_run": {"phase": "Succeeded"}}]}`
+	if err := yaml.Unmarshal([]byte(raw), &r); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(r.appliedHooks(), ","); got != "ran" {
+		t.Errorf("applied hooks %q, want only the one that ran and is not a test", got)
+	}
+}

@@ -1,7 +1,6 @@
 package conformance
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -44,6 +43,32 @@ type caseSpec struct {
 	Path string `json:"path"`
 	// Sources maps the other sources to folders of the case (--source).
 	Sources map[string]string `json:"sources"`
+	// HelmRepository is a folder of the case whose folders are charts,
+	// served packed and indexed as the static chart repository
+	// http://charts.conformance.invalid/<case>/ (and put in the offline
+	// build's chart cache).
+	HelmRepository string `json:"helmRepository"`
+	// OCICharts are charts of Repo pushed to the registry
+	// (registry.conformance.invalid) before the controllers run.
+	OCICharts []ociChart `json:"ociCharts"`
+	// OCIArtifacts are folders of the case pushed to the registry as Flux
+	// artifacts before the controllers run.
+	OCIArtifacts []ociArtifact `json:"ociArtifacts"`
+}
+
+// hosts are the addresses of the servers the placeholders stand for.
+type hosts struct {
+	git, charts, registry string
+}
+
+// loaded is a case read, copied with its placeholders replaced, and built
+// offline.
+type loaded struct {
+	spec  caseSpec
+	work  string // the case's copy
+	built *gitops.Environment
+	// charts is the packed and indexed helmRepository folder, if any.
+	charts string
 }
 
 // TestConformance runs every case through the offline build and through
@@ -57,19 +82,29 @@ func TestConformance(t *testing.T) {
 	ctx := t.Context()
 	env := testenv.Start(ctx, t, testenv.WithRequeueDependency(time.Second))
 	c := testenv.Client(t, env)
-	git := startGitServer(t)
+	s := servers{git: startGitServer(t), charts: startChartServer(t), registryPush: env.RegistryPush}
+	h := hosts{git: s.git.addr, charts: s.charts.addr, registry: env.RegistryPull}
 	t.Run("capabilities", func(t *testing.T) { checkBuiltinAPIVersions(ctx, t, env.Config) })
 	for _, file := range cases {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			runCase(ctx, t, c, git, dir)
+			runCase(ctx, t, c, s, h, dir)
 		})
 	}
 }
 
-// loadCase reads a case's case.yaml, copies the case with addr in place
-// of the placeholder host, and builds it offline.
-func loadCase(ctx context.Context, t *testing.T, caseDir, addr string) (caseSpec, string, *gitops.Environment) {
+// servers are what the suite serves the cases' sources from.
+type servers struct {
+	git          *gitServer
+	charts       *chartServer
+	registryPush string // the registry as the suite pushes to it
+}
+
+// loadCase reads a case's case.yaml, copies the case with the servers'
+// addresses in place of the placeholder hosts, and builds it offline.
+// publish, when not nil, serves the copy's folders before the build and
+// returns the revision each folder is served at.
+func loadCase(ctx context.Context, t *testing.T, caseDir string, h hosts, publish func(work string) map[string]string) loaded {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(caseDir, "case.yaml"))
 	if err != nil {
@@ -88,8 +123,18 @@ func loadCase(ctx context.Context, t *testing.T, caseDir, addr string) (caseSpec
 	// The case with the Git server's address in place of the placeholder:
 	// the build reads exactly what the controllers fetch.
 	work := t.TempDir()
-	copyReplacing(t, caseDir, work, placeholderHost, addr)
+	copyReplacing(t, caseDir, work, strings.NewReplacer(placeholderHost, h.git, chartsHost, h.charts, registryHost, h.registry))
 
+	var served map[string]string
+	if publish != nil {
+		served = publish(work)
+	}
+	// The revisions of the Git sources: the root GitRepository the suite
+	// bootstraps, and the others the case maps.
+	revisions := map[gitops.SourceRef]string{}
+	if rev, ok := served[spec.Repo]; ok {
+		revisions[gitops.SourceRef{Kind: "GitRepository", Namespace: "flux-system", Name: "flux-system"}] = rev
+	}
 	sources := map[gitops.SourceRef]string{}
 	for ref, folder := range spec.Sources {
 		r, _, err := gitops.ParseSource(ref + "=" + folder)
@@ -97,20 +142,29 @@ func loadCase(ctx context.Context, t *testing.T, caseDir, addr string) (caseSpec
 			t.Fatalf("case.yaml sources: %v", err)
 		}
 		sources[r] = filepath.Join(work, folder)
+		if rev, ok := served[folder]; ok && r.Kind == "GitRepository" {
+			revisions[r] = rev
+		}
 	}
 	cache, err := chartcache.New(t.TempDir(), chartcache.WithOffline(true))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var charts string
+	if spec.HelmRepository != "" {
+		url := "http://" + h.charts + "/" + filepath.Base(caseDir)
+		charts = packHelmRepository(t, filepath.Join(work, spec.HelmRepository), url, cache)
+	}
+	cacheOCICharts(t, filepath.Join(work, spec.Repo), h.registry, spec.OCICharts, cache)
 	built, err := gitops.BuildTarget(ctx, filepath.Join(work, spec.Repo), gitops.Target{Path: spec.Path},
-		gitops.Options{Offline: true, ChartCache: cache, Sources: sources})
+		gitops.Options{Offline: true, ChartCache: cache, Sources: sources, Revisions: revisions})
 	if err != nil {
 		t.Fatalf("offline build: %v", err)
 	}
 	if len(built.Findings) > 0 {
 		t.Fatalf("offline build has findings on a case the controllers accept: %v", built.Findings)
 	}
-	return spec, work, built
+	return loaded{spec: spec, work: work, built: built, charts: charts}
 }
 
 // TestCasesBuildOffline builds every case offline, without the control
@@ -124,25 +178,33 @@ func TestCasesBuildOffline(t *testing.T) {
 	for _, file := range cases {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			_, _, built := loadCase(t.Context(), t, dir, "127.0.0.1:1")
-			if len(built.Objects) == 0 {
+			l := loadCase(t.Context(), t, dir, hosts{git: "127.0.0.1:1", charts: "127.0.0.1:1", registry: "127.0.0.1:1"}, nil)
+			if len(l.built.Objects) == 0 {
 				t.Errorf("built nothing")
 			}
 		})
 	}
 }
 
-func runCase(ctx context.Context, t *testing.T, c client.Client, git *gitServer, caseDir string) {
-	spec, work, built := loadCase(ctx, t, caseDir, git.addr)
-	folders, err := os.ReadDir(work)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range folders {
-		if f.IsDir() {
-			git.publish(ctx, t, f.Name(), filepath.Join(work, f.Name()))
+func runCase(ctx context.Context, t *testing.T, c client.Client, s servers, h hosts, caseDir string) {
+	l := loadCase(ctx, t, caseDir, h, func(work string) map[string]string {
+		folders, err := os.ReadDir(work)
+		if err != nil {
+			t.Fatal(err)
 		}
+		revisions := map[string]string{}
+		for _, f := range folders {
+			if f.IsDir() {
+				revisions[f.Name()] = s.git.publish(ctx, t, f.Name(), filepath.Join(work, f.Name()))
+			}
+		}
+		return revisions
+	})
+	spec, work, built, git := l.spec, l.work, l.built, s.git
+	if l.charts != "" {
+		s.charts.serve(filepath.Base(caseDir), l.charts)
 	}
+	pushOCI(ctx, t, s.registryPush, filepath.Join(work, spec.Repo), work, spec.OCICharts, spec.OCIArtifacts)
 
 	// The controllers: bootstrap as flux bootstrap does (a GitRepository
 	// and a Kustomization applying the path), then wait.
@@ -167,8 +229,8 @@ func runCase(ctx context.Context, t *testing.T, c client.Client, git *gitServer,
 	}
 }
 
-// copyReplacing copies src to dst, replacing old with new in every file.
-func copyReplacing(t *testing.T, src, dst, old, new string) {
+// copyReplacing copies src to dst, replacing with r in every file.
+func copyReplacing(t *testing.T, src, dst string, r *strings.Replacer) {
 	t.Helper()
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -183,7 +245,7 @@ func copyReplacing(t *testing.T, src, dst, old, new string) {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(target, bytes.ReplaceAll(data, []byte(old), []byte(new)), 0o644)
+		return os.WriteFile(target, []byte(r.Replace(string(data))), 0o644)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -49,20 +50,23 @@ func gitEnv() []string {
 }
 
 // publish commits the folder dir on branch main and serves it as
-// NAME.git, replacing what was served under that name before.
-func (s *gitServer) publish(ctx context.Context, t *testing.T, name, dir string) {
+// NAME.git, replacing what was served under that name before. It returns
+// the revision source-controller reports for it, main@sha1:<commit>.
+func (s *gitServer) publish(ctx context.Context, t *testing.T, name, dir string) string {
 	t.Helper()
 	work := t.TempDir()
-	run := func(dir string, args ...string) {
+	run := func(dir string, args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, "git", args...)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), gitEnv()...)
 		cmd.Env = append(cmd.Env, "GIT_AUTHOR_NAME=conformance", "GIT_AUTHOR_EMAIL=conformance@127.0.0.1",
 			"GIT_COMMITTER_NAME=conformance", "GIT_COMMITTER_EMAIL=conformance@127.0.0.1")
-		if out, err := cmd.CombinedOutput(); err != nil {
+		out, err := cmd.Output()
+		if err != nil {
 			t.Fatalf("git %v in %s: %v\n%s", args, dir, err, out)
 		}
+		return strings.TrimSpace(string(out))
 	}
 	run(work, "init", "-q", "-b", "main", "repo")
 	repo := filepath.Join(work, "repo")
@@ -76,6 +80,7 @@ func (s *gitServer) publish(ctx context.Context, t *testing.T, name, dir string)
 		t.Fatal(err)
 	}
 	run(work, "clone", "-q", "--bare", repo, bare)
+	return "main@sha1:" + run(repo, "rev-parse", "HEAD")
 }
 
 // url is where the cluster fetches NAME from.
