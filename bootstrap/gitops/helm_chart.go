@@ -130,8 +130,11 @@ func (b *builder) resolveChart(ctx context.Context, hr manifest.Object, index ma
 		if ns == "" {
 			ns = hr.GetNamespace()
 		}
+		if k == "ExternalArtifact" {
+			return b.artifactChart(ctx, hr, SourceRef{Kind: k, Namespace: ns, Name: name})
+		}
 		if k != "OCIRepository" {
-			b.hrFinding(hr, field+".kind", fmt.Sprintf("chartRef kind %q is not supported by the offline build (use OCIRepository)", k))
+			b.hrFinding(hr, field+".kind", fmt.Sprintf("chartRef kind %q is not supported by the offline build (use OCIRepository or ExternalArtifact)", k))
 			return nil, false
 		}
 		src, ok := index["source.toolkit.fluxcd.io/OCIRepository/"+ns+"/"+name]

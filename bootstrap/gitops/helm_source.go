@@ -98,6 +98,41 @@ func (b *builder) sourceChart(ctx context.Context, hr manifest.Object, src Sourc
 	return &loadedChart{chart: &ch, dir: lc.dir, digest: digest + "+version:" + meta.Version}, true
 }
 
+// artifactChart is the chart of a chartRef to an ExternalArtifact (which
+// helm-controller v1.6.4 reads only with its ExternalArtifact feature gate
+// on): the artifact as an ArtifactGenerator makes it, or the folder
+// --source maps it to. helm-controller loads the artifact as a chart
+// archive (Helm's archive loader), which drops the first folder of every
+// path and refuses files at the top: the chart is the artifact's one
+// top-level folder. The chart's version is its own: helm-controller adds
+// the artifact's digest, which only source-watcher's archive gives.
+func (b *builder) artifactChart(ctx context.Context, hr manifest.Object, src SourceRef) (*loadedChart, bool) {
+	const field = "spec.chartRef"
+	tree, err := b.treeOf(ctx, src)
+	if err != nil {
+		b.hrFinding(hr, field+".name", err.Error())
+		return nil, false
+	}
+	entries, err := os.ReadDir(tree.dir)
+	if err != nil {
+		b.hrFinding(hr, field+".name", fmt.Sprintf("%s: %v", src, err))
+		return nil, false
+	}
+	var dirs []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			b.hrFinding(hr, field+".name", fmt.Sprintf("%s holds the file %q at its top: Helm loads the artifact as a chart archive and refuses content outside its base folder", src, e.Name()))
+			return nil, false
+		}
+		dirs = append(dirs, e.Name())
+	}
+	if len(dirs) != 1 {
+		b.hrFinding(hr, field+".name", fmt.Sprintf("%s holds %d top-level folders (%s): the chart must be its one top-level folder, as in a chart archive", src, len(dirs), strings.Join(dirs, ", ")))
+		return nil, false
+	}
+	return b.dirChart(filepath.Join(tree.dir, dirs[0]), src.String()+"/"+dirs[0])
+}
+
 // revisionMetadata is the build metadata source-controller v1.9.6 adds
 // to the version of a chart built from a GitRepository or Bucket with
 // reconcileStrategy Revision (helmchart_controller.go

@@ -237,6 +237,32 @@ func TestBuildPathGeneratesExternalArtifacts(t *testing.T) {
 	}
 }
 
+// A HelmRelease whose chartRef is an ExternalArtifact is rendered from
+// the artifact the generator makes, its one top-level folder being the
+// chart; an artifact with files at its top is refused, as Helm's archive
+// loader refuses it.
+func TestBuildPathRendersChartsFromExternalArtifacts(t *testing.T) {
+	root := copyDir(t, "testdata/repos/generator")
+	env := buildPath(t, root, "clusters/dev", Options{})
+	if len(env.Findings) > 0 {
+		t.Fatalf("findings: %v", env.Findings)
+	}
+	cm := findRef(t, env, "ConfigMap/podinfo/greeter-greeting")
+	if got, _, _ := unstructured.NestedString(cm.Object, "data", "greeting"); got != "hi" {
+		t.Errorf("greeting %q, want the release's value hi", got)
+	}
+	if cm.Origin.HelmRelease != "podinfo/greeter" {
+		t.Errorf("origin %+v: want the HelmRelease", cm.Origin)
+	}
+
+	testutil.Edit(t, root, "clusters/dev/generator.yaml", `to: "@artifact/greeter/"`, `to: "@artifact/"`)
+	env = buildPath(t, root, "clusters/dev", Options{})
+	if len(env.Findings) != 1 || env.Findings[0].Object != "HelmRelease/podinfo/greeter" || env.Findings[0].Field != "spec.chartRef.name" ||
+		!strings.Contains(env.Findings[0].Message, "outside its base folder") {
+		t.Errorf("findings %v: want one on the chartRef of an artifact with files at its top", env.Findings)
+	}
+}
+
 // A HelmRelease whose chart is a folder of a GitRepository is rendered
 // from that folder, with its valuesFiles merged over the chart's defaults
 // and the HelmChart's generation added to the chart version, as
