@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -91,27 +92,48 @@ func TestBuildLocal(t *testing.T) {
 }
 
 func TestBuildRedactsSecrets(t *testing.T) {
-	r := run(t, buildEnv(t), "build", "staging", "--offline", "--repo", buildRepo)
+	// A copy of the repository whose staging overlay also applies a Secret
+	// with data and stringData, so that redaction is always exercised.
+	root := t.TempDir()
+	for _, d := range []string{"gitops", "overlays", "charts"} {
+		if err := os.CopyFS(filepath.Join(root, d), os.DirFS(filepath.Join(buildRepo, d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const secretValue = "s3cr3t-never-printed"
+	secret := "apiVersion: v1\nkind: Secret\nmetadata:\n  name: redaction-probe\n  namespace: flux-system\n" +
+		"data:\n  token: " + base64.StdEncoding.EncodeToString([]byte(secretValue)) + "\n" +
+		"stringData:\n  password: " + secretValue + "\n"
+	if err := os.WriteFile(filepath.Join(root, "overlays", "staging", "redaction-probe.yaml"), []byte(secret), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Edit(t, root, "overlays/staging/kustomization.yaml", "  - ghillie.yaml\n", "  - ghillie.yaml\n  - redaction-probe.yaml\n")
+
+	r := run(t, buildEnv(t), "build", "staging", "--offline", "--repo", root)
 	if r.code != ExitOK {
 		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
 	}
-	secrets := 0
+	if strings.Contains(r.stdout+r.stderr, secretValue) || strings.Contains(r.stdout, base64.StdEncoding.EncodeToString([]byte(secretValue))) {
+		t.Error("the build printed a secret value")
+	}
+	probe := false
 	for _, o := range docs(t, r.stdout) {
 		if o["kind"] != "Secret" {
 			continue
 		}
-		secrets++
+		md, _ := o["metadata"].(map[string]any)
+		probe = probe || md["name"] == "redaction-probe"
 		for _, field := range []string{"data", "stringData"} {
 			m, _ := o[field].(map[string]any)
 			for k, v := range m {
 				if v != "REDACTED" {
-					t.Errorf("Secret %v: %s.%s printed", o["metadata"], field, k)
+					t.Errorf("Secret %v: %s.%s printed", md["name"], field, k)
 				}
 			}
 		}
 	}
-	if secrets == 0 {
-		t.Log("staging renders no Secret; redaction not exercised")
+	if !probe {
+		t.Error("the build does not list the Secret the overlay applies")
 	}
 }
 
