@@ -170,21 +170,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	coldName := "gitops-local build, cold (--no-cache)"
+	coldNote := "--no-cache"
 	if !noCache {
-		coldName = "gitops-local build, cold (this build has no --no-cache: same as warm)"
+		coldNote = "this build has no --no-cache: the same command as warm"
 	}
-	cs := []*benchtools.Contender{
-		{Name: coldName, Run: func(ctx context.Context) error { return buildRun(ctx, true) }},
-		{Name: "gitops-local build, warm", Run: func(ctx context.Context) error { return buildRun(ctx, false) }},
-		{Name: "flate build all, cold (empty cache, render caches off)", Run: func(ctx context.Context) error { return flateRun(ctx, true) }},
-		{Name: "flate build all, warm (shared cache)", Run: func(ctx context.Context) error { return flateRun(ctx, false) }},
-	}
+	buildCold := &benchtools.Contender{Name: "build cold", Note: "gitops-local build --offline, " + coldNote, Run: func(ctx context.Context) error { return buildRun(ctx, true) }}
+	buildWarm := &benchtools.Contender{Name: "build warm", Note: "gitops-local build --offline", Run: func(ctx context.Context) error { return buildRun(ctx, false) }}
+	flateCold := &benchtools.Contender{Name: "flate cold", Note: "flate build all, empty cache, render caches off", Run: func(ctx context.Context) error { return flateRun(ctx, true) }}
+	flateWarm := &benchtools.Contender{Name: "flate warm", Note: "flate build all, shared cache", Run: func(ctx context.Context) error { return flateRun(ctx, false) }}
+	cs := []*benchtools.Contender{buildCold, buildWarm, flateCold, flateWarm}
 	if err := benchtools.Interleave(ctx, *n, cs, stderr); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%d rounds over %d environments (%s), each contender rendering every environment; flate %s\n",
 		*n, len(envs), strings.Join(envs, ", "), versions.BenchFlate)
-	benchtools.Report(stdout, cs)
+	benchtools.Report(stdout, cs, [][2]*benchtools.Contender{{buildCold, flateCold}, {buildWarm, flateWarm}})
 	return nil
 }

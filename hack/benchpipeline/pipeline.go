@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,39 @@ type pipeline struct {
 	// the dependencies removed from their Chart.yaml (see unpackChart).
 	unpacked map[string]string
 	dropped  []string
+	// summaries hold kubeconform's summary line of each environment's
+	// last run, invalid its findings.
+	summaries map[string]string
+	invalid   []string
+}
+
+// summaryLine is kubeconform's "Summary: ..." line (-summary), or "".
+func summaryLine(out []byte) string {
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Summary:") {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
+}
+
+// invalidLines are kubeconform's lines reporting an invalid object.
+func invalidLines(out []byte) []string {
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, " is invalid: ") {
+			lines = append(lines, strings.TrimSpace(l))
+		}
+	}
+	return lines
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	return -1
 }
 
 // obj is a decoded YAML document.
@@ -94,8 +128,19 @@ func (p *pipeline) run(ctx context.Context, env string) ([]byte, error) {
 	}
 	if len(p.kubeconformArgs) > 0 {
 		args := append([]string{p.kubecfm, "-strict", "-summary"}, p.kubeconformArgs...)
-		if out, err := benchtools.Output(ctx, p.repo, bytes.NewReader(all.Bytes()), args...); err != nil {
+		out, err := benchtools.Output(ctx, p.repo, bytes.NewReader(all.Bytes()), args...)
+		summary := summaryLine(out)
+		if err != nil && (exitCode(err) != 1 || summary == "") {
 			return nil, fmt.Errorf("%w\n%s", err, out)
+		}
+		// Exit 1 with a summary: kubeconform ran and found invalid
+		// objects. The work is done all the same; the report says so.
+		if p.summaries == nil {
+			p.summaries = map[string]string{}
+		}
+		p.summaries[env] = summary
+		if err != nil {
+			p.invalid = append(p.invalid, invalidLines(out)...)
 		}
 	}
 	return all.Bytes(), nil

@@ -106,7 +106,8 @@ const (
 // definitions are recursive, JSONSchemaProps for one, so they cannot all
 // be inlined); apiVersion and kind are pinned with an enum; every property
 // not listed as required may be null, as in instrumenta's --kubernetes
-// mode. A Quantity is a string or a number, as the API server decodes it
+// mode (a reference by an anyOf with null). A definition of format
+// int-or-string becomes a oneOf string or integer. A Quantity is a string or a number, as the API server decodes it
 // (its OpenAPI v2 type says string only).
 func builtinSchemas(swagger []byte) (map[string]any, error) {
 	var doc struct {
@@ -122,6 +123,11 @@ func builtinSchemas(swagger []byte) (map[string]any, error) {
 	if q, ok := defs[quantityDef]; ok {
 		delete(q, "type")
 		q["oneOf"] = []any{map[string]any{"type": "string"}, map[string]any{"type": "number"}}
+	}
+	for name, d := range defs {
+		if d["format"] == "int-or-string" {
+			defs[name] = map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}
+		}
 	}
 	for _, d := range defs {
 		allowNull(d)
@@ -171,6 +177,10 @@ func allowNull(d map[string]any) {
 	for name, p := range props {
 		pm, ok := p.(map[string]any)
 		if !ok {
+			continue
+		}
+		if ref, ok := pm["$ref"].(string); ok && !required[name] {
+			props[name] = map[string]any{"anyOf": []any{map[string]any{"$ref": ref}, map[string]any{"type": "null"}}}
 			continue
 		}
 		if t, ok := pm["type"].(string); ok && !required[name] {

@@ -82,7 +82,9 @@ func TestBuiltinSchemas(t *testing.T) {
     "x-kubernetes-group-version-kind": [{"group": "", "version": "v1", "kind": "ConfigMap"}],
     "properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"},
       "metadata": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"},
-      "data": {"type": "object", "additionalProperties": {"type": "string"}}}},
+      "data": {"type": "object", "additionalProperties": {"type": "string"}},
+      "port": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.util.intstr.IntOrString"}}},
+  "io.k8s.apimachinery.pkg.util.intstr.IntOrString": {"type": "string", "format": "int-or-string"},
   "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta": {
     "properties": {"name": {"type": "string"}, "owner": {"$ref": "#/definitions/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"}}},
   "io.k8s.api.apps.v1.Unused": {"properties": {"x": {"type": "string"}}}
@@ -97,7 +99,7 @@ func TestBuiltinSchemas(t *testing.T) {
 	root := s["configmap-v1.json"].(map[string]any)
 	data, _ := json.Marshal(root)
 	text := string(data)
-	for _, want := range []string{`"enum":["v1"]`, `"enum":["ConfigMap"]`, `"additionalProperties":false`, `"type":["string","null"]`} {
+	for _, want := range []string{`"anyOf":[{"$ref":"#/definitions/io.k8s.apimachinery.pkg.util.intstr.IntOrString"},{"type":"null"}]`, `"io.k8s.apimachinery.pkg.util.intstr.IntOrString":{"oneOf":[{"type":"string"},{"type":"integer"}]}`, `"enum":["v1"]`, `"enum":["ConfigMap"]`, `"additionalProperties":false`, `"type":["string","null"]`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("schema lacks %s:\n%s", want, text)
 		}

@@ -86,3 +86,17 @@ func TestHelmPinMatchesGoMod(t *testing.T) {
 	}
 	t.Fatal("go.mod does not require helm.sh/helm/v4")
 }
+
+func TestReportRatiosOfMedians(t *testing.T) {
+	s := time.Second
+	a := &Contender{Name: "a", Took: []time.Duration{9 * s, 4 * s, 4 * s}}
+	b := &Contender{Name: "b", Took: []time.Duration{1 * s, 2 * s, 30 * s}}
+	var out strings.Builder
+	Report(&out, []*Contender{a, b}, [][2]*Contender{{a, b}})
+	if !strings.Contains(out.String(), "a / b: 2.00\n") {
+		t.Errorf("report lacks the ratio of medians 4s/2s:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "median   4000 ms") {
+		t.Errorf("report lacks a's median:\n%s", out.String())
+	}
+}

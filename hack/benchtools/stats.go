@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -35,8 +34,8 @@ func Ratio(a, b time.Duration) float64 {
 
 // Contender is one thing timed in a comparison.
 type Contender struct {
-	// Name labels the contender in the report.
-	Name string
+	// Name labels the contender in ratios; Note adds detail to its row.
+	Name, Note string
 	// Run does the work once; its error aborts the comparison.
 	Run func(ctx context.Context) error
 	// Took holds one timing per measured round.
@@ -66,20 +65,19 @@ func Interleave(ctx context.Context, n int, cs []*Contender, progress io.Writer)
 	return nil
 }
 
-// Report prints each contender's median, minimum and maximum, then the
-// ratio of every contender's median to the first one's.
-func Report(w io.Writer, cs []*Contender) {
+// Report prints each contender's median, minimum and maximum, then for
+// each pair the ratio of the first one's median to the second one's.
+func Report(w io.Writer, cs []*Contender, pairs [][2]*Contender) {
 	width := 0
 	for _, c := range cs {
 		width = max(width, len(c.Name))
 	}
 	for _, c := range cs {
 		s := Summarize(c.Took)
-		fmt.Fprintf(w, "%-*s  median %s  min %s  max %s\n", width, c.Name, Ms(s.Median), Ms(s.Min), Ms(s.Max))
+		fmt.Fprintf(w, "%-*s  median %s  min %s  max %s  %s\n", width, c.Name, Ms(s.Median), Ms(s.Min), Ms(s.Max), c.Note)
 	}
-	base := Summarize(cs[0].Took).Median
-	for _, c := range cs[1:] {
-		fmt.Fprintf(w, "%s / %s: %.2f\n", strings.TrimSpace(c.Name), strings.TrimSpace(cs[0].Name), Ratio(Summarize(c.Took).Median, base))
+	for _, p := range pairs {
+		fmt.Fprintf(w, "%s / %s: %.2f\n", p[0].Name, p[1].Name, Ratio(Summarize(p[0].Took).Median, Summarize(p[1].Took).Median))
 	}
 }
 
