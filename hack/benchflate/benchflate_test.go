@@ -112,7 +112,7 @@ spec: {url: "oci://ghcr.io/x/manifests"}
 	untouched := "# a comment\napiVersion: v1\nkind: Namespace\nmetadata: {name: app}\n"
 	write("gitops/ns.yaml", untouched)
 	dst := filepath.Join(t.TempDir(), "copy")
-	if err := copyRepo(src, dst, endpoints{HelmRepo: "http://127.0.0.1:1", Registry: "127.0.0.1:2"}); err != nil {
+	if err := copyRepo(src, dst, endpoints{HelmRepo: "http://127.0.0.1:1", Registry: "127.0.0.1:2", Vars: map[string]string{"B": "over"}}); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(filepath.Join(dst, "gitops/src.yaml"))
@@ -145,7 +145,7 @@ spec: {url: "oci://ghcr.io/x/manifests"}
 	if err := yaml.Unmarshal(cm, &c); err != nil {
 		t.Fatal(err)
 	}
-	if d, _ := c["data"].(obj); d["A"] != "1" || d["B"] != "two" {
+	if d, _ := c["data"].(obj); d["A"] != "1" || d["B"] != "over" {
 		t.Errorf("cluster-vars ConfigMap %v", c)
 	}
 	if _, err := os.Stat(filepath.Join(dst, ".git")); err != nil {

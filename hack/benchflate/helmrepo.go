@@ -8,6 +8,7 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"time"
@@ -85,8 +86,31 @@ func (s *server) Close() error {
 // HTTP Helm repository.
 func serveHelmRepo(dir string) (*server, error) { return serve(http.FileServer(http.Dir(dir))) }
 
-// serveRegistry serves an in-memory OCI registry (go-containerregistry's,
-// the one the project's tests use).
-func serveRegistry() (*server, error) {
-	return serve(ggcrregistry.New(ggcrregistry.Logger(stdlog.New(io.Discard, "", 0))))
+// registry is an in-memory OCI registry (go-containerregistry's, the one
+// the project's tests use) served on two loopback ports with one store:
+// plain HTTP for pushing (the project's publisher pushes plain HTTP to an
+// insecure registry), and HTTPS with a self-signed certificate for flate,
+// whose OCIRepository spec.insecure skips certificate checks but still
+// speaks HTTPS.
+type registry struct {
+	plain *server
+	tls   *httptest.Server
+}
+
+func serveRegistry() (*registry, error) {
+	h := ggcrregistry.New(ggcrregistry.Logger(stdlog.New(io.Discard, "", 0)))
+	plain, err := serve(h)
+	if err != nil {
+		return nil, err
+	}
+	return &registry{plain: plain, tls: httptest.NewTLSServer(h)}, nil
+}
+
+// PushHost and PullHost are the host:port to push to and to pull from.
+func (r *registry) PushHost() string { return r.plain.Host() }
+func (r *registry) PullHost() string { return r.tls.Listener.Addr().String() }
+
+func (r *registry) Close() error {
+	r.tls.Close()
+	return r.plain.Close()
 }

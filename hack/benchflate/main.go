@@ -10,7 +10,11 @@
 // harness serves the chart cache's archives as an HTTP Helm repository on
 // 127.0.0.1 (index.yaml written by Helm's repository code), pushes the
 // repository's own charts (charts/) to an in-memory OCI registry on
-// 127.0.0.1, and renders a copy of the repository whose HelmRepository and
+// 127.0.0.1 (served to flate over HTTPS with a self-signed certificate,
+// which the rewritten OCIRepositories accept with spec.insecure) together
+// with the cached archives (the local environment's patches turn its
+// HelmRepositories into OCI ones at ${CHART_REGISTRY}, which the copy sets
+// to that registry), and renders a copy of the repository whose HelmRepository and
 // OCIRepository URLs point there. Cold flate runs start from an empty
 // cache directory with its render caches off; warm ones share one cache
 // directory. Cold gitops-local runs pass --no-cache when the binary lists
@@ -122,18 +126,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer reg.Close()
-	pub, err := publish.New(reg.Host(), publish.WithInsecure())
+	pub, err := publish.New(reg.PushHost(), publish.WithInsecure())
 	if err != nil {
 		return err
 	}
 	own, _ := filepath.Glob(filepath.Join(root, "charts", "*", "Chart.yaml"))
 	for _, c := range own {
-		if _, err := pub.Chart(ctx, filepath.Dir(c), "charts"); err != nil {
+		archives = append(archives, filepath.Dir(c))
+	}
+	for _, a := range archives {
+		if _, err := pub.Chart(ctx, a, "charts"); err != nil {
 			return err
 		}
 	}
 	copyDir := filepath.Join(work, "repo")
-	if err := copyRepo(root, copyDir, endpoints{HelmRepo: helmRepo.URL, Registry: reg.Host()}); err != nil {
+	ep := endpoints{HelmRepo: helmRepo.URL, Registry: reg.PullHost(), Vars: map[string]string{"CHART_REGISTRY": reg.PullHost()}}
+	if err := copyRepo(root, copyDir, ep); err != nil {
 		return err
 	}
 	warmCache := filepath.Join(work, "flate-cache")
@@ -152,7 +160,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				args = append(args, "--helm-template-cache-mb", "0", "--helm-render-cache-mb", "0", "--kustomize-render-cache-mb", "0")
 			}
 			args = append(args, "--cache-dir", cache)
-			if _, err := benchtools.Exec(ctx, copyDir, nil, nil, args...); err != nil {
+			if _, err := benchtools.Exec(ctx, copyDir, nil, args...); err != nil {
 				return fmt.Errorf("%s: %w", env, err)
 			}
 		}
@@ -164,7 +172,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if cold {
 				args = benchtools.Cold(noCache, args...)
 			}
-			if _, err := benchtools.Exec(ctx, root, nil, nil, args...); err != nil {
+			if _, err := benchtools.Exec(ctx, root, nil, args...); err != nil {
 				return fmt.Errorf("%s: %w", env, err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -23,9 +24,11 @@ type obj = map[string]any
 type endpoints struct {
 	// HelmRepo is the base URL of the HTTP Helm repository.
 	HelmRepo string
-	// Registry is the host:port of the plain-HTTP OCI registry holding
-	// the repository's own charts under charts/<name>.
+	// Registry is the host:port of the OCI registry holding every chart
+	// under charts/<name>.
 	Registry string
+	// Vars override the environments' cluster-vars.env values.
+	Vars map[string]string
 }
 
 // copyRepo copies what an environment build reads (overlays/, gitops/,
@@ -38,7 +41,9 @@ type endpoints struct {
 //     loopback registry, insecure;
 //   - each environment gets its cluster-vars ConfigMap from its
 //     cluster-vars.env, which gitops-local reads as that ConfigMap's data
-//     and a Flux cluster holds in the cluster;
+//     and a Flux cluster holds in the cluster, with e.Vars overriding it
+//     (the local environment's patches point its HelmRepositories at
+//     oci://${CHART_REGISTRY}/charts);
 //   - dst becomes a git work tree, which flate takes as the repository
 //     root.
 func copyRepo(src, dst string, e endpoints) error {
@@ -73,7 +78,7 @@ func copyRepo(src, dst string, e endpoints) error {
 		return err
 	}
 	for _, env := range envs {
-		if err := addVarsConfigMap(filepath.Join(dst, gitops.OverlaysDir, env)); err != nil {
+		if err := addVarsConfigMap(filepath.Join(dst, gitops.OverlaysDir, env), e.Vars); err != nil {
 			return fmt.Errorf("%s: %w", env, err)
 		}
 	}
@@ -144,8 +149,9 @@ func rewriteSource(o obj, e endpoints, ownCharts map[string]bool) bool {
 }
 
 // addVarsConfigMap writes the cluster-vars ConfigMap of an environment
-// from its cluster-vars.env and adds it to the overlay's resources.
-func addVarsConfigMap(dir string) error {
+// from its cluster-vars.env, overridden by override, and adds it to the
+// overlay's resources.
+func addVarsConfigMap(dir string, override map[string]string) error {
 	data, err := gitops.ReadVarsFile(filepath.Join(dir, gitops.VarsFile))
 	if err != nil {
 		return err
@@ -154,6 +160,7 @@ func addVarsConfigMap(dir string) error {
 	if len(bad) > 0 {
 		return fmt.Errorf("%s: malformed lines %v", gitops.VarsFile, bad)
 	}
+	maps.Copy(vars, override)
 	cm := obj{"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj{"name": "cluster-vars", "namespace": "flux-system"}, "data": vars}
 	b, err := yaml.Marshal(cm)
 	if err != nil {

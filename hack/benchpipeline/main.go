@@ -138,11 +138,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}}
 	cold := &benchtools.Contender{Name: "validate cold", Note: coldNote, Run: func(ctx context.Context) error {
-		_, err := benchtools.Exec(ctx, root, nil, nil, append([]string{tool}, benchtools.Cold(noCache, "validate")...)...)
+		_, err := benchtools.Exec(ctx, root, nil, append([]string{tool}, benchtools.Cold(noCache, "validate")...)...)
 		return err
 	}}
 	warm := &benchtools.Contender{Name: "validate warm", Note: "result cache as left by the previous run", Run: func(ctx context.Context) error {
-		_, err := benchtools.Exec(ctx, root, nil, nil, tool, "validate")
+		_, err := benchtools.Exec(ctx, root, nil, tool, "validate")
 		return err
 	}}
 	cs := []*benchtools.Contender{cold, warm, pipe}

@@ -109,7 +109,7 @@ func measure(ctx context.Context, tool, dir, ghillie string, s shape, n int, noC
 	var walls []time.Duration
 	var rss int64
 	for range n {
-		res, err := benchtools.Exec(ctx, dir, nil, nil, append([]string{tool}, benchtools.Cold(noCache, "validate", "--repo", dir)...)...)
+		res, err := benchtools.Exec(ctx, dir, nil, append([]string{tool}, benchtools.Cold(noCache, "validate", "--repo", dir)...)...)
 		if err != nil {
 			return row{}, err
 		}

@@ -18,18 +18,14 @@ type Result struct {
 	MaxRSS int64
 }
 
-// Exec runs argv in dir with stdin, discarding standard output, and
-// returns what it cost. A failure is returned with the command's standard
-// error.
-func Exec(ctx context.Context, dir string, stdin io.Reader, env []string, argv ...string) (Result, error) {
+// Exec runs argv in dir with stdin and returns what it cost. Its output is
+// dropped but for the end, which a failure is returned with.
+func Exec(ctx context.Context, dir string, stdin io.Reader, argv ...string) (Result, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Stdin = stdin
-	if env != nil {
-		cmd.Env = env
-	}
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
+	var errOut, out tailBuffer
+	cmd.Stderr, cmd.Stdout = &errOut, &out
 	start := time.Now()
 	err := cmd.Run()
 	res := Result{Wall: time.Since(start)}
@@ -37,7 +33,7 @@ func Exec(ctx context.Context, dir string, stdin io.Reader, env []string, argv .
 		res.MaxRSS = maxRSS(cmd.ProcessState)
 	}
 	if err != nil {
-		return res, fmt.Errorf("%s: %w\n%s", strings.Join(argv, " "), err, tail(errOut.String(), 4000))
+		return res, fmt.Errorf("%s: %w\n%s%s", strings.Join(argv, " "), err, out.String(), errOut.String())
 	}
 	return res, nil
 }
@@ -62,3 +58,16 @@ func tail(s string, n int) string {
 	}
 	return "..." + s[len(s)-n:]
 }
+
+// tailBuffer keeps the last 4000 bytes written to it.
+type tailBuffer struct{ b []byte }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > 8000 {
+		t.b = append(t.b[:0], t.b[len(t.b)-4000:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return tail(string(t.b), 4000) }
