@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	repo := fs.String("repo", ".", "repository root (its charts/ghillie is used)")
 	sizesFlag := fs.String("sizes", "10,50,100,250,500", "comma-separated HelmRelease counts")
 	n := fs.Int("n", 1, "runs per size (the median is reported)")
+	keep := fs.Bool("keep", false, "keep the generated repositories (their folders are printed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -81,7 +82,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		r, err := measure(ctx, tool, dir, filepath.Join(*repo, "charts", "ghillie"), s, *n, noCache)
-		os.RemoveAll(dir)
+		if *keep {
+			fmt.Fprintln(stderr, "generated repository:", dir)
+		} else {
+			os.RemoveAll(dir)
+		}
 		if err != nil {
 			return fmt.Errorf("%d releases: %w", total, err)
 		}
