@@ -1,7 +1,9 @@
 package benchtools
 
 import (
+	"context"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,5 +100,33 @@ func TestReportRatiosOfMedians(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "median   4000 ms") {
 		t.Errorf("report lacks a's median:\n%s", out.String())
+	}
+}
+
+// SupportsNoCache asks the binary itself: a gitops-local whose validate
+// --help lists the flag, and one whose does not.
+func TestSupportsNoCacheAsksTheBinary(t *testing.T) {
+	for _, c := range []struct {
+		help string
+		want bool
+	}{
+		{"Flags:\n      --no-cache   skip the result cache\n", true},
+		{"Flags:\n      --offline   never pull\n", false},
+	} {
+		bin := filepath.Join(t.TempDir(), "gitops-local")
+		script := "#!/bin/sh\n[ \"$1 $2\" = \"validate --help\" ] || exit 3\nprintf '" + strings.ReplaceAll(c.help, "\n", "\\n") + "'\n"
+		if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		got, err := SupportsNoCache(context.Background(), bin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != c.want {
+			t.Errorf("help %q: SupportsNoCache = %v, want %v", c.help, got, c.want)
+		}
+	}
+	if _, err := SupportsNoCache(context.Background(), filepath.Join(t.TempDir(), "missing")); err == nil {
+		t.Error("a missing binary: no error")
 	}
 }
