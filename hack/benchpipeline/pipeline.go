@@ -27,7 +27,11 @@ import (
 // kustomization), Flux's ${var} substitution with fluxcd/pkg/envsubst (the
 // package kustomize-controller substitutes with), helm template of each
 // HelmRelease with its inline values, and kubeconform -strict over all of
-// it.
+// it. It does what this repository's environments need and no more: the
+// variables are those of the environment's cluster-vars.env (the
+// cluster-vars ConfigMap), and targetNamespace, namePrefix, inline
+// postBuild.substitute and HelmRelease valuesFrom, which the repository
+// does not use, are not applied.
 type pipeline struct {
 	repo, charts, work       string
 	kustomize, helm, kubecfm string
