@@ -16,7 +16,7 @@ TEST_TIMEOUT ?= 45m
 CHART_CACHE ?= $(or $(GITOPS_LOCAL_CHART_CACHE),$(HOME)/.cache/gitops-local/charts)
 CHARTS_FROM ?= $(or $(GITOPS_LOCAL_TESTDATA_CHARTS),../shared/testdata/charts)
 
-.PHONY: build run charts test test-short fuzz bench-validate tools lint fmt vet staticcheck actionlint actionlint-install clean
+.PHONY: build run charts test test-short fuzz bench-validate bench-pipeline bench-scale bench-flate tools lint fmt vet staticcheck actionlint actionlint-install clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/gitops-local ./cmd/gitops-local
@@ -66,6 +66,30 @@ fuzz:
 # kustomize once per environment; it needs kubectl on PATH.
 bench-validate: build charts
 	GITOPS_LOCAL_CHART_CACHE=$(CHART_CACHE) $(GO) run ./hack/benchvalidate -bin $(BIN)/gitops-local
+
+# The benchmarks below install the tools they compare with once, at the
+# versions in bootstrap/versions, with go install into the user cache
+# (GITOPS_LOCAL_BENCH_TOOLS overrides where). BENCH_ROUNDS is how many
+# interleaved rounds they time; medians are printed.
+BENCH_ROUNDS ?= 5
+
+# bench-pipeline times validate, cold (--no-cache when the binary has it)
+# and warm, against kustomize build + envsubst + helm template +
+# kubeconform -strict over the same environments.
+bench-pipeline: build charts
+	GITOPS_LOCAL_CHART_CACHE=$(CHART_CACHE) $(GO) run ./hack/benchpipeline -bin $(BIN)/gitops-local -n $(BENCH_ROUNDS)
+
+# bench-scale times a cold validate of generated repositories of 10 to 500
+# HelmReleases: wall time, peak RSS and time per HelmRelease.
+BENCH_SIZES ?= 10,50,100,250,500
+bench-scale: build charts
+	GITOPS_LOCAL_CHART_CACHE=$(CHART_CACHE) $(GO) run ./hack/benchscale -bin $(BIN)/gitops-local -sizes $(BENCH_SIZES)
+
+# bench-flate times gitops-local build of every environment against flate
+# (Go 1.27, fetched as a toolchain by go install), cold and warm, with the
+# chart cache served to flate on loopback.
+bench-flate: build charts
+	GITOPS_LOCAL_CHART_CACHE=$(CHART_CACHE) $(GO) run ./hack/benchflate -bin $(BIN)/gitops-local -n $(BENCH_ROUNDS)
 
 lint: fmt vet staticcheck actionlint
 

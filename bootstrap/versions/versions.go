@@ -58,6 +58,25 @@ const (
 	Kwok       = "v0.8.0"
 )
 
+// Benchmark tools: the programs the benchmarks under hack/ compare
+// gitops-local with, installed with `go install module/cmd@version` from the
+// Go module proxy into the user cache (hack/benchtools). Never shipped.
+const (
+	// BenchKustomize is sigs.k8s.io/kustomize/kustomize/v5; v5.8.1 builds
+	// with kustomize/api v0.21.1, the version go.mod and
+	// kustomize-controller pin.
+	BenchKustomize = "v5.8.1"
+	// BenchHelm is helm.sh/helm/v4's helm command, at go.mod's Helm library
+	// version.
+	BenchHelm = "v4.2.4"
+	// BenchKubeconform is github.com/yannh/kubeconform.
+	BenchKubeconform = "v0.8.0"
+	// BenchFlate is github.com/home-operations/flate; it needs Go 1.27,
+	// installed as BenchFlateGo through GOTOOLCHAIN.
+	BenchFlate   = "v0.6.5"
+	BenchFlateGo = "go1.27.3"
+)
+
 // Chart is a pinned platform chart.
 type Chart struct {
 	// Name is the chart's name in its repository.

@@ -25,12 +25,12 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/hack/benchtools"
 )
 
 func main() {
@@ -106,12 +106,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "%d rounds; %s", *n, version)
 	for _, r := range runs {
-		s := summarize(r.took)
-		fmt.Fprintf(stdout, "%-70s median %s  min %s  max %s\n", r.name, ms(s.median), ms(s.min), ms(s.max))
+		s := benchtools.Summarize(r.took)
+		fmt.Fprintf(stdout, "%-70s median %s  min %s  max %s\n", r.name, benchtools.Ms(s.Median), benchtools.Ms(s.Min), benchtools.Ms(s.Max))
 	}
-	v, k, all := summarize(runs[0].took).median, summarize(runs[1].took).median, summarize(runs[2].took).median
-	fmt.Fprintf(stdout, "validate / kubectl kustomize once per environment: %.2f (validate is %s)\n", ratio(v, k), faster(v, k))
-	fmt.Fprintf(stdout, "validate / kubectl kustomize of every folder:      %.2f (validate is %s)\n", ratio(v, all), faster(v, all))
+	v, k, all := benchtools.Summarize(runs[0].took).Median, benchtools.Summarize(runs[1].took).Median, benchtools.Summarize(runs[2].took).Median
+	fmt.Fprintf(stdout, "validate / kubectl kustomize once per environment: %.2f (validate is %s)\n", benchtools.Ratio(v, k), faster(v, k))
+	fmt.Fprintf(stdout, "validate / kubectl kustomize of every folder:      %.2f (validate is %s)\n", benchtools.Ratio(v, all), faster(v, all))
 	return nil
 }
 
@@ -131,18 +131,6 @@ func timeAll(ctx context.Context, dir string, cmds [][]string) (time.Duration, e
 	}
 	return time.Since(start), nil
 }
-
-type summary struct{ min, median, max time.Duration }
-
-func summarize(ds []time.Duration) summary {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return summary{min: s[0], median: s[len(s)/2], max: s[len(s)-1]}
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%4d ms", d.Milliseconds()) }
-
-func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 func faster(a, b time.Duration) string {
 	if a < b {
