@@ -69,6 +69,9 @@ type Options struct {
 	// Renders, when set, shares chart renders between the builds of one
 	// run (see RenderCache).
 	Renders *RenderCache
+	// Results, when set, keeps chart renders between runs, on disk (see
+	// render.Options.Cache and bootstrap/resultcache).
+	Results render.ResultCache
 	// Sources maps Flux sources other than the repository's own to the
 	// local folders holding what they serve (--source KIND/NS/NAME=DIR).
 	Sources map[SourceRef]string

@@ -171,6 +171,7 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		KubeVersion: kubeVersion(),
 		APIVersions: apiVersions,
 		Limits:      b.opts.RenderLimits,
+		Cache:       b.opts.Results,
 	}
 	res, sources, err := b.renderChart(ctx, lc, ropts)
 	if err == nil && len(res.CRDs) > 0 {
