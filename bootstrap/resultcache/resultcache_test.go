@@ -311,23 +311,31 @@ func payloadFor(i int) []byte {
 }
 
 // hammer writes and reads keys 0..7 of the cache in dir rounds times,
-// failing on any read that is not the key's one payload.
+// failing on any read that is not the key's one payload, and on any miss
+// of a key once stored: nothing evicts here, so a miss is a reader that
+// saw part of an entry being written.
 func hammer(dir string, rounds int) error {
 	c, err := Open(dir, Options{ToolID: "t", MaxBytes: 1 << 30})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	var stored [8]bool
 	for r := range rounds {
 		for i := range 8 {
 			in := input(strconv.Itoa(i))
-			if got, ok := c.Get(in); ok && !bytes.Equal(got, payloadFor(i)) {
+			got, ok := c.Get(in)
+			if ok && !bytes.Equal(got, payloadFor(i)) {
 				return fmt.Errorf("round %d: key %d read %d bytes that are not its payload", r, i, len(got))
+			}
+			if !ok && stored[i] {
+				return fmt.Errorf("round %d: key %d, stored earlier, missed", r, i)
 			}
 			if (r+i)%2 == 0 {
 				if err := c.Put(in, payloadFor(i)); err != nil {
 					return err
 				}
+				stored[i] = true
 			}
 		}
 	}
