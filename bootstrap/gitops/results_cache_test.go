@@ -29,9 +29,11 @@ func (c *countingResults) Put(k [sha256.Size]byte, data []byte) error {
 }
 
 // TestResultsCacheFollowsTheEnvironment changes what an environment feeds
-// a render (a substitution variable in the values, a CRD elsewhere in the
-// environment, a byte of the chart) and requires each build with the
-// result cache to render again and equal a build without it.
+// a release (a substitution variable in the values, a CRD elsewhere in the
+// environment, a byte of the chart, a post-renderer, the Kustomization
+// applying it) and requires each build with the result cache to make the
+// release again (and render again when the render's inputs changed) and
+// equal a build without it.
 func TestResultsCacheFollowsTheEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	rc, err := resultcache.Open(dir, resultcache.Options{})
@@ -74,24 +76,33 @@ func TestResultsCacheFollowsTheEnvironment(t *testing.T) {
 	baseRoot := repo(nil)
 	base := objects(t, baseRoot, Options{})
 	warmup := &countingResults{c: rc}
-	if got := objects(t, baseRoot, Options{Results: warmup}); got != base || warmup.puts != 1 {
-		t.Fatalf("first build with the cache: %d stores, equal to a build without: %v", warmup.puts, got == base)
+	if got := objects(t, baseRoot, Options{Results: warmup}); got != base || warmup.puts != 2 {
+		t.Fatalf("first build with the cache: %d stores, want 2 (the render and the release); equal to a build without: %v", warmup.puts, got == base)
 	}
 	again := &countingResults{c: rc}
 	if got := objects(t, repo(nil), Options{Results: again}); got != base || again.hits != 1 || again.puts != 0 {
-		t.Fatalf("the same environment again: %d hits, %d stores, equal: %v; want one hit", again.hits, again.puts, got == base)
+		t.Fatalf("the same environment again: %d hits, %d stores, equal: %v; want the release read back", again.hits, again.puts, got == base)
 	}
 
 	for _, tc := range []struct {
 		name string
 		root string
 		opts Options
+		// hits is 1 when the render is unchanged and only the release is
+		// made again from it.
+		hits int
 	}{
-		{"a substitution variable in the values", baseRoot, Options{Vars: map[string]string{"X": "2"}}},
-		{"a CRD in the environment", repo(func(f map[string]string) { f["gitops/crds/crd.yaml"] = widgetCRD }), Options{}},
+		{"a substitution variable in the values", baseRoot, Options{Vars: map[string]string{"X": "2"}}, 0},
+		{"a CRD in the environment", repo(func(f map[string]string) { f["gitops/crds/crd.yaml"] = widgetCRD }), Options{}, 0},
 		{"a chart byte", repo(func(f map[string]string) {
 			f["charts/guarded/templates/greeting.yaml"] = strings.Replace(f["charts/guarded/templates/greeting.yaml"], "{greeting:", "{greetinG:", 1)
-		}), Options{}},
+		}), Options{}, 0},
+		{"a post-renderer", repo(func(f map[string]string) {
+			f["gitops/apps/hr.yaml"] += "  postRenderers:\n  - kustomize:\n      patches:\n      - target: {kind: ConfigMap, name: greeting}\n        patch: |\n          - {op: add, path: /metadata/labels, value: {patched: \"yes\"}}\n"
+		}), Options{}, 1},
+		{"the Kustomization applying the release", repo(func(f map[string]string) {
+			f["overlays/test/ks.yaml"] = strings.ReplaceAll(ks, "name: apps,", "name: apps2,")
+		}), Options{}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fresh := objects(t, tc.root, tc.opts)
@@ -101,8 +112,8 @@ func TestResultsCacheFollowsTheEnvironment(t *testing.T) {
 			c := &countingResults{c: rc}
 			opts := tc.opts
 			opts.Results = c
-			if got := objects(t, tc.root, opts); got != fresh || c.hits != 0 || c.puts != 1 {
-				t.Fatalf("with the cache: %d hits, %d stores, equal to a build without: %v; want a miss, a store, equal", c.hits, c.puts, got == fresh)
+			if got := objects(t, tc.root, opts); got != fresh || c.hits != tc.hits || c.puts != 2-tc.hits {
+				t.Fatalf("with the cache: %d hits, %d stores, equal to a build without: %v; want %d hits, %d stores, equal", c.hits, c.puts, got == fresh, tc.hits, 2-tc.hits)
 			}
 		})
 	}

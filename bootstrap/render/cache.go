@@ -6,12 +6,14 @@ import (
 	"encoding/binary"
 	"encoding/gob"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"math"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // ResultCache stores renders between runs (see bootstrap/resultcache),
@@ -186,4 +188,43 @@ func decodeResult(data []byte) (*Result, error) {
 		return nil, err
 	}
 	return resultFromWire(&wr), nil
+}
+
+// CacheKey is the digest of everything the render of ch with opts depends
+// on, the key under which Render caches it (see Options.Cache): callers
+// caching what they derive from a render alone key it by this.
+func CacheKey(ch *chart.Chart, opts Options) ([sha256.Size]byte, error) {
+	if ch == nil || ch.Metadata == nil {
+		return [sha256.Size]byte{}, errors.New("render chart: no chart given")
+	}
+	return cacheKey(ch, withRenderDefaults(ch, opts))
+}
+
+// EncodeObjects encodes objs for a cache entry, keeping their values' Go
+// types (see wire.go).
+func EncodeObjects(objs []*unstructured.Unstructured) ([]byte, error) {
+	w, err := objectsToWire(objs)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(w); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeObjects decodes what EncodeObjects encoded.
+func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
+	var w []wireValue
+	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&w); err != nil {
+		return nil, err
+	}
+	objs := objectsFromWire(w)
+	for i, o := range objs {
+		if o.Object == nil {
+			return nil, fmt.Errorf("object %d is not a map", i)
+		}
+	}
+	return objs, nil
 }
