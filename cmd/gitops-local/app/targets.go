@@ -23,7 +23,7 @@ type targetOptions struct {
 func (t *targetOptions) addFlags(f *pflag.FlagSet) {
 	f.StringArrayVar(&t.paths, "path", nil, "folder of the repository that a root Kustomization applies, e.g. clusters/staging, instead of an environment under overlays/ (any Flux repository)")
 	f.StringArrayVar(&t.sources, "source", nil, "KIND/NAMESPACE/NAME=DIR: the folder holding what a Flux source other than the repository's own serves (repeatable; DIR . for this repository)")
-	f.BoolVar(&t.noCache, "no-cache", false, "render every chart again instead of reusing earlier runs' renders from the result cache ($"+resultcache.EnvDir+", default <user cache dir>/gitops-local/results)")
+	f.BoolVar(&t.noCache, "no-cache", false, "render and post-render every chart again instead of reusing earlier runs' results from the result cache ($"+resultcache.EnvDir+", default <user cache dir>/gitops-local/results)")
 }
 
 // repo finds the repository: with --path any folder (--repo, else the
