@@ -35,6 +35,8 @@ const cacheFormat = "gitops-local render v1"
 // CRDs are included; the values, with their Go types) and the limits,
 // which decide whether a render succeeds. opts has its defaults applied.
 // File modification times are left out: no template sees them.
+// TestCacheKeyCoversEveryOption fails when Options gains a field this
+// leaves out.
 func cacheKey(ch *chart.Chart, opts Options) ([sha256.Size]byte, error) {
 	var key [sha256.Size]byte
 	wc, err := chartToWire(ch)

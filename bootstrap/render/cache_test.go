@@ -226,3 +226,75 @@ func TestCachedRenderFailuresAndCorruption(t *testing.T) {
 	}
 	t.Logf("a cached render took %v", time.Since(start))
 }
+
+// TestCacheKeyCoversEveryOption changes each field of Options in turn,
+// found by reflection, and requires the cache key to change: a field
+// added to Options and left out of cacheKey fails here.
+func TestCacheKeyCoversEveryOption(t *testing.T) {
+	ch := loadFiles(t, cacheChartFiles)
+	base := Options{Values: map[string]any{"big": int64(1)}}
+	baseKey, err := CacheKey(ch, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var perturb func(t *testing.T, path string, v reflect.Value, check func(string))
+	perturb = func(t *testing.T, path string, v reflect.Value, check func(string)) {
+		switch v.Kind() {
+		case reflect.String:
+			old := v.String()
+			v.SetString(old + "x")
+			check(path)
+			v.SetString(old)
+		case reflect.Bool:
+			v.SetBool(!v.Bool())
+			check(path)
+			v.SetBool(!v.Bool())
+		case reflect.Int64:
+			old := v.Int()
+			v.SetInt(old + 1)
+			check(path)
+			v.SetInt(old)
+		case reflect.Slice:
+			old := v.Interface()
+			v.Set(reflect.Append(v, reflect.ValueOf("example.com/v9").Convert(v.Type().Elem())))
+			check(path)
+			v.Set(reflect.ValueOf(old))
+		case reflect.Map:
+			old := v.Interface()
+			m := reflect.MakeMap(v.Type())
+			for _, k := range v.MapKeys() {
+				m.SetMapIndex(k, v.MapIndex(k))
+			}
+			m.SetMapIndex(reflect.ValueOf("perturbed"), reflect.ValueOf(int64(1)))
+			v.Set(m)
+			check(path)
+			v.Set(reflect.ValueOf(old))
+		case reflect.Struct:
+			for i := range v.NumField() {
+				perturb(t, path+"."+v.Type().Field(i).Name, v.Field(i), check)
+			}
+		default:
+			t.Errorf("Options%s: a %s field this test cannot change: teach it, and cacheKey, about it", path, v.Kind())
+		}
+	}
+	opts := base
+	v := reflect.ValueOf(&opts).Elem()
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Name == "Cache" {
+			continue // where renders are kept, not what they are
+		}
+		perturb(t, "."+f.Name, v.Field(i), func(path string) {
+			k, err := CacheKey(ch, opts)
+			if err != nil {
+				t.Fatalf("Options%s changed: %v", path, err)
+			}
+			if k == baseKey {
+				t.Errorf("changing Options%s leaves the cache key as it was: add it to cacheKey", path)
+			}
+		})
+	}
+	if k, _ := CacheKey(ch, base); k != baseKey {
+		t.Fatal("the test did not restore the options")
+	}
+}
