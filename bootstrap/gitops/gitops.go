@@ -69,6 +69,10 @@ type Options struct {
 	// Renders, when set, shares chart renders between the builds of one
 	// run (see RenderCache).
 	Renders *RenderCache
+	// Results, when set, keeps chart renders (see render.Options.Cache)
+	// and each HelmRelease's objects (see releaseKey) between runs, on
+	// disk (see bootstrap/resultcache).
+	Results render.ResultCache
 	// Sources maps Flux sources other than the repository's own to the
 	// local folders holding what they serve (--source KIND/NS/NAME=DIR).
 	Sources map[SourceRef]string

@@ -173,6 +173,21 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 		// What the cluster's discovery shows helm-controller.
 		ExactAPIVersions: true,
 		Limits:           b.opts.RenderLimits,
+		Cache:            b.opts.Results,
+	}
+	// A release rendered and post-rendered by an earlier run from the same
+	// inputs is read back whole.
+	var key [32]byte
+	cacheable := false
+	if b.opts.Results != nil {
+		var err error
+		key, err = releaseKey(lc, ropts, hr)
+		cacheable = err == nil
+		if cacheable {
+			if out, ok := b.cachedRelease(key); ok {
+				return out
+			}
+		}
 	}
 	res, sources, err := b.renderChart(ctx, lc, ropts)
 	if err == nil && len(res.CRDs) > 0 {
@@ -229,6 +244,9 @@ func (b *builder) renderHelmRelease(ctx context.Context, hr manifest.Object, ind
 	for i := range out {
 		out[i].Origin.HelmRelease = hrKey
 		out[i].Origin.Kustomization = hr.Origin.Kustomization
+	}
+	if cacheable {
+		b.storeRelease(key, out)
 	}
 	return out
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -105,16 +104,15 @@ func NewRenderCache() *RenderCache { return &RenderCache{} }
 
 // renderKey identifies a render: the chart (name, version, directory for
 // the repository's own charts, and the digest of its files), the release
-// and a digest of values.
+// and a digest of values that tells their Go types apart.
 func renderKey(lc *loadedChart, opts render.Options) (string, error) {
-	values, err := json.Marshal(opts.Values)
+	values, err := render.ValuesDigest(opts.Values)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(values)
 	apis := sha256.Sum256([]byte(strings.Join(opts.APIVersions, "\n")))
 	return fmt.Sprintf("%s|%s|%s|%s|%s|%s|%t|%s|%s|%s|%t", lc.chart.Name(), lc.chart.Metadata.Version, lc.dir, lc.digest,
-		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, hex.EncodeToString(sum[:]), hex.EncodeToString(apis[:]), opts.ExactAPIVersions), nil
+		opts.ReleaseName, opts.Namespace, opts.IncludeCRDs, opts.KubeVersion, values, hex.EncodeToString(apis[:]), opts.ExactAPIVersions), nil
 }
 
 // render returns the render of key, calling fn for it unless another build

@@ -29,8 +29,11 @@ func TestRenderCacheKeysAndCopies(t *testing.T) {
 	changed := &loadedChart{chart: lc.chart, digest: "d2"}
 	k4, _ := renderKey(changed, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}})
 	k5, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1}, APIVersions: []string{"example.com/v1"}})
-	if k1 == k2 || k1 == k3 || k1 == k4 || k1 == k5 {
-		t.Fatalf("different values, namespaces, chart contents or API versions share a key: %q %q %q %q %q", k1, k2, k3, k4, k5)
+	// Templates print float64(1000000) as 1e+06, int64(1000000) as 1000000.
+	k6, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1, "big": int64(1000000)}})
+	k7, _ := renderKey(lc, render.Options{ReleaseName: "r", Namespace: "n", Values: map[string]any{"a": 1, "big": float64(1000000)}})
+	if k1 == k2 || k1 == k3 || k1 == k4 || k1 == k5 || k6 == k7 {
+		t.Fatalf("different values, namespaces, chart contents, API versions or value types share a key: %q %q %q %q %q %q %q", k1, k2, k3, k4, k5, k6, k7)
 	}
 
 	ctx := context.Background()

@@ -60,6 +60,13 @@ type Options struct {
 	ExactAPIVersions bool
 	// Limits bound the render in time, output and memory.
 	Limits Limits
+	// Cache, when set, keeps successful renders between runs, by a digest
+	// of everything they depend on (see cacheKey): a render found there is
+	// not rendered again. Failed renders are not kept: whether a render
+	// fails may depend on the machine (its limits of time and memory, a
+	// render process that could not start), and telling those failures
+	// apart from the chart's own is not worth a wrong answer.
+	Cache ResultCache
 }
 
 // Result is a rendered release.
@@ -115,21 +122,28 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 		return nil, fmt.Errorf("render chart %q: %w", name, err)
 	}
 
-	if opts.ReleaseName == "" {
-		opts.ReleaseName = name
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = DefaultNamespace
-	}
-	if opts.KubeVersion == "" {
-		opts.KubeVersion = DefaultKubeVersion
-	}
+	opts = withRenderDefaults(ch, opts)
 	if _, err := common.ParseKubeVersion(opts.KubeVersion); err != nil {
 		return nil, fmt.Errorf("render chart %q: kube version %q: %w", name, opts.KubeVersion, err)
 	}
 	values := opts.Values
 	if values == nil {
 		values = map[string]any{}
+	}
+
+	// A render in the cache had these very inputs, values included, so
+	// they passed the schema check then.
+	var key [32]byte
+	cache := opts.Cache
+	if cache != nil {
+		var err error
+		if key, err = cacheKey(ch, opts); err != nil {
+			cache = nil // renderIsolated reports what cannot be encoded
+		} else if data, ok := cache.Get(key); ok {
+			if res, err := decodeResult(data); err == nil {
+				return res, nil
+			}
+		}
 	}
 
 	if err := ValidateValues(ch, values); err != nil {
@@ -140,7 +154,27 @@ func Render(ctx context.Context, ch *chart.Chart, opts Options) (*Result, error)
 	if err != nil {
 		return nil, fmt.Errorf("render chart %q: %w", name, err)
 	}
+	if cache != nil {
+		if data, err := encodeResult(res); err == nil {
+			_ = cache.Put(key, data) // not cached (too large, disk full): rendered next time
+		}
+	}
 	return res, nil
+}
+
+// withRenderDefaults is opts with the defaults of its release name,
+// namespace and Kubernetes version set.
+func withRenderDefaults(ch *chart.Chart, opts Options) Options {
+	if opts.ReleaseName == "" {
+		opts.ReleaseName = ch.Name()
+	}
+	if opts.Namespace == "" {
+		opts.Namespace = DefaultNamespace
+	}
+	if opts.KubeVersion == "" {
+		opts.KubeVersion = DefaultKubeVersion
+	}
+	return opts
 }
 
 // renderTemplates is Render after the values are validated: it runs in the

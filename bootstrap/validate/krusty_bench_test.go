@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/bootstrap/resultcache"
 )
 
 // repoRoot is the repository this package's tests validate.
@@ -137,5 +138,40 @@ func BenchmarkChecksOnly(b *testing.B) {
 			c.CheckEnvironment(ctx, env)
 		}
 		b.ReportMetric(float64(objects), "objects/op")
+	}
+}
+
+// BenchmarkValidateCommandWarm is BenchmarkValidateCommand with a result
+// cache on disk that an earlier run filled, as each `gitops-local
+// validate` process after the first on an unchanged tree has: a new
+// Checker and a new cache handle each time, every render read back from
+// disk.
+func BenchmarkValidateCommandWarm(b *testing.B) {
+	cache := chartCache(b)
+	envs, err := gitops.Environments(repoRoot)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+	run := func() {
+		c, err := NewChecker()
+		if err != nil {
+			b.Fatal(err)
+		}
+		rc, err := resultcache.Open(dir, resultcache.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer rc.Close()
+		r, err := c.Validate(context.Background(), repoRoot, envs, gitops.Options{Offline: true, ChartCache: cache, Results: rc})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(len(r.Environments)), "environments/op")
+	}
+	run() // fill the cache
+	b.ResetTimer()
+	for b.Loop() {
+		run()
 	}
 }

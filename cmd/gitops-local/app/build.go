@@ -103,10 +103,11 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) e
 	if err != nil {
 		return err
 	}
-	r, err := o.target.resolve(o.repo, args)
+	r, err := o.target.resolve(o.repo, args, o.global.lookupEnv)
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	targets, sources, root := r.targets, r.sources, r.root
 	target := targets[0]
 	dir := o.chartCache
@@ -120,7 +121,7 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) e
 	if err != nil {
 		return err
 	}
-	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits})
+	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits, Results: r.results()})
 	if err != nil {
 		return fmt.Errorf("build %s: %w", target.Name(), err)
 	}

@@ -150,16 +150,17 @@ func (o *diffOptions) run(ctx context.Context, streams Streams, args []string) (
 	if err != nil {
 		return err
 	}
-	r, err := o.target.resolve(o.repo, args)
+	r, err := o.target.resolve(o.repo, args, o.global.lookupEnv)
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	targets, sources, root := r.targets, r.sources, r.root
 	cache, err := offlineChartCache(o.chartCache)
 	if err != nil {
 		return err
 	}
-	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits}
+	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits, Results: r.results()}
 
 	var comparisons []comparison
 	if o.base != "" {

@@ -89,10 +89,11 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	r, err := o.target.resolve(o.repo, envs)
+	r, err := o.target.resolve(o.repo, envs, o.global.lookupEnv)
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	targets, sources, root := r.targets, r.sources, r.root
 	cache, err := offlineChartCache(o.chartCache)
 	if err != nil {
@@ -102,7 +103,7 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits}
+	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits, Results: r.results()}
 	var report *validate.Report
 	if len(targets) == 0 {
 		report, err = checker.Validate(cmd.Context(), root, nil, opts)
