@@ -52,6 +52,8 @@ func TestFluxKindReferences(t *testing.T) {
 			"ImageUpdateAutomation/flux-system/app", "spec.sourceRef", "GitRepository flux-system/apps does not exist"},
 		{"ArtifactGenerator to a missing source", "      kind: GitRepository\n      name: app\n  artifacts", "      kind: OCIRepository\n      name: app\n  artifacts",
 			"ArtifactGenerator/flux-system/bundle", "spec.sources[0]", "OCIRepository flux-system/app does not exist"},
+		{"Kustomization to an artifact no generator declares", "sourceRef: {kind: ExternalArtifact, name: app}", "sourceRef: {kind: ExternalArtifact, name: apps}",
+			"Kustomization/flux-system/bundle", "spec.sourceRef", "ExternalArtifact flux-system/apps does not exist"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if strings.Count(fluxKinds, tc.old) != 1 {

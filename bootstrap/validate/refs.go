@@ -103,6 +103,15 @@ func newEnvIndex(env string, objs []manifest.Object, schemas *schemaIndex, clust
 				}
 				ix.namespaces[t] = true
 			}
+		case gvk.Group == watcherGroup && gvk.Kind == "ArtifactGenerator":
+			// source-watcher creates an ExternalArtifact for each artifact
+			// a generator declares, in the generator's namespace.
+			arts, _, _ := unstructured.NestedSlice(o.Object, "spec", "artifacts")
+			for _, a := range arts {
+				if name, _ := a.(map[string]any)["name"].(string); name != "" {
+					ix.bootstrap[key(sourceGroup, "ExternalArtifact", ns, name)] = true
+				}
+			}
 		case gvk.Group == esoGroup && gvk.Kind == "ExternalSecret":
 			t, _, _ := unstructured.NestedString(o.Object, "spec", "target", "name")
 			if t == "" {
