@@ -99,17 +99,8 @@ func (o *validateOptions) run(cmd *cobra.Command, streams Streams, envs []string
 	if err != nil {
 		return err
 	}
-	checker, err := validate.NewChecker()
-	if err != nil {
-		return err
-	}
 	opts := gitops.Options{Offline: true, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits, Results: r.results()}
-	var report *validate.Report
-	if len(targets) == 0 {
-		report, err = checker.Validate(cmd.Context(), root, nil, opts)
-	} else {
-		report, err = checker.ValidateTargets(cmd.Context(), root, targets, opts)
-	}
+	report, _, err := validate.ValidateCached(cmd.Context(), validate.NewChecker, root, targets, opts, r.results())
 	if err != nil {
 		return fmt.Errorf("validating %s: %w", root, err)
 	}

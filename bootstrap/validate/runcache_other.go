@@ -1,0 +1,8 @@
+//go:build !linux
+
+package validate
+
+import "io/fs"
+
+// fileIdentity has nothing beyond size and modification time here.
+func fileIdentity(fs.FileInfo) string { return "" }
