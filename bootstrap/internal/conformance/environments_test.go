@@ -273,6 +273,7 @@ func runEnvironment(ctx context.Context, t *testing.T, c client.Client, env *tes
 	waitReadyWithin(ctx, t, c, wantKs, wantHR, 8*time.Minute)
 	t.Logf("overlays/%s: %d Kustomizations and %d HelmReleases Ready after %s", name, len(wantKs), len(wantHR), time.Since(start).Round(time.Second))
 
+	t.Logf("overlays/%s: comparing the %d objects of the offline build with the cluster", name, len(built.Objects))
 	if diffs := CompareCluster(ctx, t, c, built); len(diffs) > 0 {
 		t.Errorf("overlays/%s: the offline build and the controllers differ in %d places:\n%s", name, len(diffs), strings.Join(diffs, "\n"))
 	}
