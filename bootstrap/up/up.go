@@ -233,27 +233,20 @@ func (r *Runner) publish(ctx context.Context) error {
 	} else {
 		r.opts.Log.Debugf("not following Flux's changes: %v", err)
 	}
+	var local []versions.Chart
 	for _, ch := range versions.Charts {
-		if !ch.Local {
-			continue
+		if ch.Local {
+			local = append(local, ch)
 		}
-		path, err := r.opts.Charts.Get(ctx, chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository})
-		if err != nil {
-			return err
-		}
-		a, err := r.pub.Chart(ctx, path, ChartsRepo)
-		if err != nil {
-			return err
-		}
-		r.note(a)
-		r.summary.Charts = append(r.summary.Charts, a)
 	}
-	a, err := r.pub.Chart(ctx, filepath.Join(r.opts.RepoRoot, "charts", "ghillie"), ChartsRepo)
+	charts, err := PushCharts(ctx, r.pub, r.opts.Charts, r.opts.RepoRoot, local)
+	for _, a := range charts {
+		r.note(a)
+	}
+	r.summary.Charts = append(r.summary.Charts, charts...)
 	if err != nil {
 		return err
 	}
-	r.note(a)
-	r.summary.Charts = append(r.summary.Charts, a)
 
 	tree, err := r.pub.Tree(ctx, r.opts.RepoRoot, ArtifactRepo, ArtifactTag)
 	if err != nil {
@@ -262,6 +255,32 @@ func (r *Runner) publish(ctx context.Context) error {
 	r.note(tree)
 	r.summary.Artifact = tree
 	return nil
+}
+
+// PushCharts pushes to pub, under ChartsRepo, each pinned platform chart
+// of pins from the chart cache and then the repository's own chart
+// charts/ghillie, as up does for the local environment (whose overlay
+// points every HelmRepository at oci://<registry>/charts), skipping what
+// the registry already holds. It returns what it pushed or found, up to
+// the first error.
+func PushCharts(ctx context.Context, pub *publish.Publisher, cache *chartcache.Cache, repoRoot string, pins []versions.Chart) ([]*publish.Artifact, error) {
+	var out []*publish.Artifact
+	for _, ch := range pins {
+		path, err := cache.Get(ctx, chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository})
+		if err != nil {
+			return out, err
+		}
+		a, err := pub.Chart(ctx, path, ChartsRepo)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, a)
+	}
+	a, err := pub.Chart(ctx, filepath.Join(repoRoot, "charts", "ghillie"), ChartsRepo)
+	if err != nil {
+		return out, err
+	}
+	return append(out, a), nil
 }
 
 func (r *Runner) note(a *publish.Artifact) {

@@ -25,6 +25,7 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/bootstrap/internal/testenv"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // placeholderHost stands, in the cases' files, for the loopback Git server
@@ -89,6 +90,13 @@ func TestConformance(t *testing.T) {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			runCase(ctx, t, c, s, h, dir)
+		})
+	}
+	// This repository's own environments, after the cases, on the same
+	// control plane (local is held to the controllers by up's test).
+	for _, name := range cloudEnvironments(t) {
+		t.Run("overlays/"+name, func(t *testing.T) {
+			runEnvironment(ctx, t, c, env, name, testutil.ChartCache(t, repoRoot, false))
 		})
 	}
 }
@@ -287,14 +295,20 @@ func bootstrap(ctx context.Context, t *testing.T, c client.Client, url, path str
 // for its current generation.
 func waitReady(ctx context.Context, t *testing.T, c client.Client, ks, hrs []string) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	waitReadyWithin(ctx, t, c, ks, hrs, 3*time.Minute)
+}
+
+// waitReadyWithin is waitReady waiting at most d.
+func waitReadyWithin(ctx context.Context, t *testing.T, c client.Client, ks, hrs []string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		pending := pendingObjects(ctx, c, ks, hrs)
 		if len(pending) == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not Ready after 3 minutes:\n%s", strings.Join(pending, "\n"))
+			t.Fatalf("not Ready after %s:\n%s", d, strings.Join(pending, "\n"))
 		}
 		select {
 		case <-ctx.Done():
