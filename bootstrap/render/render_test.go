@@ -3,7 +3,6 @@ package render
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,6 +10,8 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
+
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
 // testChart builds an in-memory chart with a template, a CRD, a hook and a
@@ -255,30 +256,14 @@ func TestLintReportsFindings(t *testing.T) {
 	}
 }
 
-// upstreamChartsDir is where the pinned platform charts' archives are kept,
-// outside the repository: GITOPS_LOCAL_TESTDATA_CHARTS, or a shared
-// directory next to the repository root.
-func upstreamChartsDir(t *testing.T) string {
-	t.Helper()
-	if dir := os.Getenv("GITOPS_LOCAL_TESTDATA_CHARTS"); dir != "" {
-		return dir
-	}
-	// The test runs in bootstrap/render: the repository root is two levels up.
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "testdata", "charts"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+// upstreamChartsDir is the folder of the pinned platform charts' archives
+// (see testutil.ChartArchives).
+func upstreamChartsDir(t *testing.T) string { return testutil.ChartArchives(t, "../..") }
 
 func TestUpstreamChartsRender(t *testing.T) {
-	dir := upstreamChartsDir(t)
-	archives, err := filepath.Glob(filepath.Join(dir, "*.tgz"))
+	archives, err := filepath.Glob(filepath.Join(upstreamChartsDir(t), "*.tgz"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(archives) == 0 {
-		t.Skipf("no chart archives in %s: set GITOPS_LOCAL_TESTDATA_CHARTS to a directory of .tgz charts to run this test", dir)
 	}
 	for _, archive := range archives {
 		t.Run(filepath.Base(archive), func(t *testing.T) {

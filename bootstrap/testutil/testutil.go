@@ -67,7 +67,7 @@ func ChartArchives(tb testing.TB, repoRoot string) string {
 		dir = filepath.Join(repoRoot, "..", "shared", "testdata", "charts")
 	}
 	if m, _ := filepath.Glob(filepath.Join(dir, "*.tgz")); len(m) == 0 {
-		tb.Skipf("needs the upstream chart archives (<name>-<version>.tgz) in %s: set %s", dir, EnvTestdataCharts)
+		skipOrFail(tb, "needs the upstream chart archives (<name>-<version>.tgz) in %s: set %s", dir, EnvTestdataCharts)
 	}
 	return dir
 }
@@ -88,7 +88,7 @@ func ChartCache(tb testing.TB, repoRoot string, local bool) *chartcache.Cache {
 		}
 		data, err := os.ReadFile(filepath.Join(src, ch.Name+"-"+ch.Version+".tgz"))
 		if err != nil {
-			tb.Skipf("upstream chart archive missing: %v (set %s)", err, EnvTestdataCharts)
+			skipOrFail(tb, "upstream chart archive missing: %v (set %s)", err, EnvTestdataCharts)
 		}
 		if err := cache.Put(chartcache.Ref{Name: ch.Name, Version: ch.Version, Repository: ch.Repository}, data); err != nil {
 			tb.Fatal(err)
@@ -116,4 +116,15 @@ func SilentServer(tb testing.TB) string {
 		}
 	}()
 	return l.Addr().String()
+}
+
+// skipOrFail skips the test, or fails it when the run requires every
+// test to run (GITOPS_LOCAL_REQUIRE_TESTENV=1, as `make test` and CI set):
+// missing test data must not pass as a skip there.
+func skipOrFail(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("GITOPS_LOCAL_REQUIRE_TESTENV") == "1" {
+		tb.Fatalf(format, args...)
+	}
+	tb.Skipf(format, args...)
 }
