@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -267,7 +268,7 @@ var hrChain = map[string][]string{
 	"ghillie-app":  {"ghillie-data"},
 }
 
-// addStages adds one edit's stage durations to stages and logs every
+// addStages adds one edit's stage durations to stages and prints every
 // moment of the edit, from the write.
 func addStages(b *testing.B, stages map[string][]time.Duration, m map[string]time.Duration, t0, start time.Time, sum *up.Summary) {
 	steps := map[string]time.Duration{}
@@ -305,8 +306,9 @@ func addStages(b *testing.B, stages map[string][]time.Duration, m map[string]tim
 	for i, k := range names {
 		parts[i] = fmt.Sprintf("%s %dms", k, m[k].Milliseconds())
 	}
-	// One line per edit: benchmark logs keep only their first lines.
-	b.Logf("edit moments from the write: %s", strings.Join(parts, ", "))
+	// On stderr, one line per edit: a benchmark's log keeps only its first
+	// ten lines, which the samples and the stage medians need.
+	fmt.Fprintf(os.Stderr, "%s: edit moments from the write: %s\n", b.Name(), strings.Join(parts, ", "))
 }
 
 // reportStages reports the median of each stage.
