@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	helmv2 "github.com/fluxcd/helm-controller/api/v2"
@@ -115,6 +116,9 @@ type Runner struct {
 	client  client.WithWatch
 	pub     *publish.Publisher
 	summary *Summary
+	// nudged are the objects asked to reconcile once their dependencies
+	// were ready, by wait's poll or by nudgeOnApply.
+	nudgeMu sync.Mutex
 	nudged  map[reconcile.Ref]bool
 	// changes follows what Flux applies, from the publish step on;
 	// changesLog prints each change (Debugf for up, Infof for sync).
@@ -426,6 +430,7 @@ func (r *Runner) wait(ctx context.Context) error {
 	// dependent is then asked to reconcile as soon as its dependencies are.
 	watchCtx, stopWatching := context.WithCancel(ctx)
 	defer stopWatching()
+	defer r.nudgeOnApply(ctx)()
 	res, err := reconcile.Wait(ctx, r.client, reconcile.Options{
 		Wake:         reconcile.Watch(watchCtx, r.client),
 		Source:       &src,
@@ -512,7 +517,7 @@ func (r *Runner) nudge(ctx context.Context, res *reconcile.Result) error {
 		ready[o.Ref] = o.State == reconcile.Ready
 	}
 	for _, o := range res.Objects {
-		if o.State != reconcile.Waiting || r.nudged[o.Ref] {
+		if o.State != reconcile.Waiting {
 			continue
 		}
 		all := true
@@ -533,11 +538,9 @@ func (r *Runner) nudge(ctx context.Context, res *reconcile.Result) error {
 		}
 		obj.SetNamespace(o.Namespace)
 		obj.SetName(o.Name)
-		if _, err := reconcile.Request(ctx, r.client, obj, r.opts.Now()); err != nil {
+		if err := r.requestOnce(ctx, o.Ref, obj); err != nil {
 			return err
 		}
-		r.nudged[o.Ref] = true
-		r.opts.Log.Debugf("%s: dependencies ready, reconcile requested", o.Ref)
 	}
 	return nil
 }

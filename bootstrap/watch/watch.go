@@ -33,7 +33,9 @@ type Options struct {
 	// node_modules are not watched.
 	AppSrc string
 	// Debounce is how long the tree must stay quiet before a round;
-	// default 300ms.
+	// default 100ms: an editor's save settles within milliseconds,
+	// and a round started too early is superseded by the change that
+	// follows, having pushed nothing or a complete tree.
 	Debounce time.Duration
 	// Round is called after each settled change with the changed paths
 	// (relative to Root). Its error is reported through OnError and the
@@ -59,7 +61,7 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.New("watch: no round to run")
 	}
 	if opts.Debounce <= 0 {
-		opts.Debounce = 300 * time.Millisecond
+		opts.Debounce = 100 * time.Millisecond
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 )
 
 const watchLong = `Watch gitops/, overlays/ and charts/ and run 'gitops-local sync' each time
-they change: once the edits settle (300 ms), the change is validated offline
+they change: once the edits settle (100 ms), the change is validated offline
 and refused, saying why, if it is invalid: nothing is pushed. Validated are
 overlays/local and every environment whose inputs changed since it last
 validated clean: an edit under overlays/<env>/ touches that environment, an
