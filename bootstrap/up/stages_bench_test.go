@@ -126,12 +126,6 @@ func readBefore(ctx context.Context, tb testing.TB, c client.Client) before {
 	return b
 }
 
-// moment is one point on the edit's path, measured from the write.
-type moment struct {
-	name string
-	at   time.Duration
-}
-
 // stageMoments finds, in what the recorder saw after the write at t0, the
 // moments a HelmRelease value edit reaches on its way to the Deployment:
 // the root source serving the new revision, each Kustomization of the path

@@ -133,7 +133,9 @@ func TestReportCacheHitsOnlyWhenNothingChanged(t *testing.T) {
 			}
 		}},
 		{"a file of a --source folder", func() { writeTestFile(t, r.source, "unused.yaml", "changed") }},
-		{"a fixture", func() { writeTestFile(t, r.fixtures, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixture2, namespace: podinfo}\n") }},
+		{"a fixture", func() {
+			writeTestFile(t, r.fixtures, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fixture2, namespace: podinfo}\n")
+		}},
 		{"the chart cache", func() {
 			later := time.Now().Add(time.Minute)
 			if err := os.Chtimes(filepath.Join(r.opts.ChartCache.Dir(), "placeholder"), later, later); err != nil {
