@@ -121,7 +121,7 @@ func (o *buildOptions) run(cmd *cobra.Command, streams Streams, args []string) e
 	if err != nil {
 		return err
 	}
-	e, err := gitops.BuildTarget(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits, Results: r.results()})
+	e, _, err := gitops.BuildTargetCached(ctx, root, target, gitops.Options{Offline: o.offline, ChartCache: cache, Vars: o.vars, Sources: sources, Fixtures: o.fixtures, RenderLimits: limits, Results: r.results()}, r.results())
 	if err != nil {
 		return fmt.Errorf("build %s: %w", target.Name(), err)
 	}
