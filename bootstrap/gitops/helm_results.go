@@ -13,7 +13,7 @@ import (
 )
 
 // releaseFormat versions releaseKey and the encoding of a cached release.
-const releaseFormat = "gitops-local helm release v1"
+const releaseFormat = "gitops-local helm release v2"
 
 // releaseKey is the digest of everything renderHelmRelease returns for hr
 // once its chart lc and first render options ropts are known: the render

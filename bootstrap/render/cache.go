@@ -26,7 +26,7 @@ type ResultCache interface {
 // cacheFormat versions the render key and the encoding of a cached Result:
 // change it whenever either changes, or whenever the renderer changes in a
 // way the tool's identity would not show.
-const cacheFormat = "gitops-local render v1"
+const cacheFormat = "gitops-local render v2"
 
 // cacheKey is the digest of everything the render of ch with opts depends
 // on: exactly what the render process is sent (the chart with its
@@ -190,7 +190,7 @@ func decodeResult(data []byte) (*Result, error) {
 	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&wr); err != nil {
 		return nil, err
 	}
-	return resultFromWire(&wr), nil
+	return resultFromWire(&wr)
 }
 
 // CacheKey is the digest of everything the render of ch with opts depends
@@ -204,30 +204,12 @@ func CacheKey(ch *chart.Chart, opts Options) ([sha256.Size]byte, error) {
 }
 
 // EncodeObjects encodes objs for a cache entry, keeping their values' Go
-// types (see wire.go).
+// types (see wireobjects.go).
 func EncodeObjects(objs []*unstructured.Unstructured) ([]byte, error) {
-	w, err := objectsToWire(objs)
-	if err != nil {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	if err := gob.NewEncoder(&buf).Encode(w); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return encodeObjects(nil, objs)
 }
 
 // DecodeObjects decodes what EncodeObjects encoded.
 func DecodeObjects(data []byte) ([]*unstructured.Unstructured, error) {
-	var w []wireValue
-	if err := gob.NewDecoder(bytes.NewReader(data)).Decode(&w); err != nil {
-		return nil, err
-	}
-	objs := objectsFromWire(w)
-	for i, o := range objs {
-		if o.Object == nil {
-			return nil, fmt.Errorf("object %d is not a map", i)
-		}
-	}
-	return objs, nil
+	return decodeObjectsWire(data)
 }

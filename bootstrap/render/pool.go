@@ -114,7 +114,11 @@ func renderIsolated(ctx context.Context, ch *chart.Chart, opts Options) (*Result
 	case resp.Result == nil:
 		return nil, errors.New("the render process gave no result")
 	}
-	return resultFromWire(resp.Result), nil
+	res, err := resultFromWire(resp.Result)
+	if err != nil {
+		return nil, fmt.Errorf("the render process's answer: %w", err)
+	}
+	return res, nil
 }
 
 // renderProcess is a running render process.

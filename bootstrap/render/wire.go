@@ -7,7 +7,6 @@ import (
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 // This file carries a render's input and output between Render and the
@@ -249,67 +248,49 @@ func chartFromWire(w *wireChart) (*chart.Chart, error) {
 	return ch, nil
 }
 
-// wireResult is a Result.
+// wireResult is a Result, its objects in encodeObjects' encoding.
 type wireResult struct {
 	Manifest     string
 	Notes        string
 	HookManifest string
-	Objects      []wireValue
-	CRDs         []wireValue
-	Hooks        []wireValue
-	TestHooks    []wireValue
+	Objects      []byte
+	CRDs         []byte
+	Hooks        []byte
+	TestHooks    []byte
 }
 
 func resultToWire(res *Result) (*wireResult, error) {
 	out := &wireResult{Manifest: res.Manifest, Notes: res.Notes, HookManifest: res.HookManifest}
 	var err error
-	if out.Objects, err = objectsToWire(res.Objects); err != nil {
+	if out.Objects, err = encodeObjects(nil, res.Objects); err != nil {
 		return nil, err
 	}
-	if out.CRDs, err = objectsToWire(res.CRDs); err != nil {
+	if out.CRDs, err = encodeObjects(nil, res.CRDs); err != nil {
 		return nil, err
 	}
-	if out.Hooks, err = objectsToWire(res.Hooks); err != nil {
+	if out.Hooks, err = encodeObjects(nil, res.Hooks); err != nil {
 		return nil, err
 	}
-	if out.TestHooks, err = objectsToWire(res.TestHooks); err != nil {
+	if out.TestHooks, err = encodeObjects(nil, res.TestHooks); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-func resultFromWire(w *wireResult) *Result {
-	return &Result{
-		Manifest:     w.Manifest,
-		Notes:        w.Notes,
-		HookManifest: w.HookManifest,
-		Objects:      objectsFromWire(w.Objects),
-		CRDs:         objectsFromWire(w.CRDs),
-		Hooks:        objectsFromWire(w.Hooks),
-		TestHooks:    objectsFromWire(w.TestHooks),
+func resultFromWire(w *wireResult) (*Result, error) {
+	res := &Result{Manifest: w.Manifest, Notes: w.Notes, HookManifest: w.HookManifest}
+	var err error
+	if res.Objects, err = decodeObjectsWire(w.Objects); err != nil {
+		return nil, err
 	}
-}
-
-func objectsToWire(objs []*unstructured.Unstructured) ([]wireValue, error) {
-	out := make([]wireValue, len(objs))
-	for i, o := range objs {
-		w, err := toWire(o.Object)
-		if err != nil {
-			return nil, fmt.Errorf("object %d%w", i, err)
-		}
-		out[i] = w
+	if res.CRDs, err = decodeObjectsWire(w.CRDs); err != nil {
+		return nil, err
 	}
-	return out, nil
-}
-
-func objectsFromWire(ws []wireValue) []*unstructured.Unstructured {
-	if len(ws) == 0 {
-		return nil
+	if res.Hooks, err = decodeObjectsWire(w.Hooks); err != nil {
+		return nil, err
 	}
-	out := make([]*unstructured.Unstructured, len(ws))
-	for i, w := range ws {
-		m, _ := fromWire(w).(map[string]any)
-		out[i] = &unstructured.Unstructured{Object: m}
+	if res.TestHooks, err = decodeObjectsWire(w.TestHooks); err != nil {
+		return nil, err
 	}
-	return out
+	return res, nil
 }

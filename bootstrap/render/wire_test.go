@@ -32,7 +32,11 @@ func TestWireKeepsEveryResultField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := resultFromWire(w); !reflect.DeepEqual(got, res) {
+	got, err := resultFromWire(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, res) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, res)
 	}
 }
