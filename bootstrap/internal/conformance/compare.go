@@ -56,11 +56,11 @@ func Compare(want []*unstructured.Unstructured, got map[string]Applied) []string
 		// controller sends a CRD's, empty): it is not compared.
 		w = w.DeepCopy()
 		unstructured.RemoveNestedField(w.Object, "status")
-		for _, d := range subset(w.Object, a.Live.Object, "") {
+		for _, d := range subset(w.Object, a.Live.Object, "", sides{"offline", "live"}) {
 			diffs = append(diffs, k+": "+d)
 		}
 		if a.Exact {
-			for _, d := range subset(a.Live.Object, w.Object, "") {
+			for _, d := range subset(a.Live.Object, w.Object, "", sides{"live", "offline"}) {
 				diffs = append(diffs, k+": controller side: "+d)
 			}
 		}
@@ -99,16 +99,19 @@ func normalise(u *unstructured.Unstructured) *unstructured.Unstructured {
 	return c
 }
 
+// sides names want's and got's side in subset's messages.
+type sides struct{ want, got string }
+
 // subset lists the places where want has a value got does not: maps key
 // by key, lists element by element (same length), scalars equal. A null
 // in want asks for nothing (server-side apply ignores it: the controllers
 // send metadata.creationTimestamp: null).
-func subset(want, got any, path string) []string {
+func subset(want, got any, path string, n sides) []string {
 	switch w := want.(type) {
 	case map[string]any:
 		g, ok := got.(map[string]any)
 		if !ok {
-			return []string{fmt.Sprintf("%s: offline %s, live %s", or(path, "."), brief(want), brief(got))}
+			return []string{fmt.Sprintf("%s: %s %s, %s %s", or(path, "."), n.want, brief(want), n.got, brief(got))}
 		}
 		var out []string
 		for k, wv := range w {
@@ -117,25 +120,25 @@ func subset(want, got any, path string) []string {
 			}
 			gv, ok := g[k]
 			if !ok {
-				out = append(out, fmt.Sprintf("%s: offline %s, absent live", path+"."+k, brief(wv)))
+				out = append(out, fmt.Sprintf("%s: %s %s, absent %s", path+"."+k, n.want, brief(wv), n.got))
 				continue
 			}
-			out = append(out, subset(wv, gv, path+"."+k)...)
+			out = append(out, subset(wv, gv, path+"."+k, n)...)
 		}
 		return out
 	case []any:
 		g, ok := got.([]any)
 		if !ok || len(g) != len(w) {
-			return []string{fmt.Sprintf("%s: offline %s, live %s", path, brief(want), brief(got))}
+			return []string{fmt.Sprintf("%s: %s %s, %s %s", path, n.want, brief(want), n.got, brief(got))}
 		}
 		var out []string
 		for i := range w {
-			out = append(out, subset(w[i], g[i], fmt.Sprintf("%s[%d]", path, i))...)
+			out = append(out, subset(w[i], g[i], fmt.Sprintf("%s[%d]", path, i), n)...)
 		}
 		return out
 	default:
 		if !reflect.DeepEqual(want, got) {
-			return []string{fmt.Sprintf("%s: offline %s, live %s", path, brief(want), brief(got))}
+			return []string{fmt.Sprintf("%s: %s %s, %s %s", path, n.want, brief(want), n.got, brief(got))}
 		}
 		return nil
 	}

@@ -56,6 +56,14 @@ data: {k: v}
 		}
 	}
 
+	// A release's object is compared both ways: a field only the release
+	// has is named from the live side.
+	rel := obj(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n, labels: {x: \"1\"}}\ndata: {k: v, extra: e}\n")
+	d := Compare([]*unstructured.Unstructured{want}, map[string]Applied{Key(rel): {Live: rel, Exact: true}})
+	if len(d) != 1 || !strings.Contains(d[0], `controller side: .data.extra: live "e", absent offline`) {
+		t.Errorf("exact comparison: %v", d)
+	}
+
 	// Secret stringData is stored as data.
 	s := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\nstringData: {p: hi}\n")
 	ls := obj(t, "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\ndata: {p: aGk=}\ntype: Opaque\n")
@@ -65,7 +73,7 @@ data: {k: v}
 	// Lists keyed in managedFields are followed by key.
 	dep := obj(t, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: n}\nspec: {template: {spec: {containers: [{name: app, image: x}]}}}\n")
 	m := []byte(`{"f:spec":{"f:template":{"f:spec":{"f:containers":{"k:{\"name\":\"app\"}":{"f:image":{},"f:args":{}}}}}}}`)
-	d := Compare([]*unstructured.Unstructured{dep}, map[string]Applied{Key(dep): {Live: dep, Managed: m}})
+	d = Compare([]*unstructured.Unstructured{dep}, map[string]Applied{Key(dep): {Live: dep, Managed: m}})
 	if len(d) != 1 || !strings.Contains(d[0], `containers[{"name":"app"}].args`) {
 		t.Errorf("keyed list: %v", d)
 	}
