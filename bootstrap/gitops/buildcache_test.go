@@ -2,19 +2,12 @@ package gitops
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"reflect"
 	"testing"
 
 	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
-
-// mapCache is a result cache in memory.
-type mapCache map[[sha256.Size]byte][]byte
-
-func (c mapCache) Get(k [sha256.Size]byte) ([]byte, bool)  { v, ok := c[k]; return v, ok }
-func (c mapCache) Put(k [sha256.Size]byte, v []byte) error { c[k] = v; return nil }
 
 // environmentJSON is e as the build command prints it, with origins.
 func environmentJSON(t *testing.T, e *Environment) string {
@@ -41,7 +34,7 @@ func TestBuildTargetCachedIsTheBuild(t *testing.T) {
 	root := copyDir(t, "testdata/repos/generator")
 	target := Target{Path: "clusters/dev"}
 	ctx := context.Background()
-	cache := mapCache{}
+	cache := &testutil.CountingCache{}
 	want, err := BuildTarget(ctx, root, target, Options{Offline: true})
 	if err != nil || len(want.Findings) > 0 {
 		t.Fatalf("build: %v %v", err, want)
@@ -66,14 +59,14 @@ func TestBuildTargetCachedIsTheBuild(t *testing.T) {
 		t.Error("an edited tree was read from the cache")
 	}
 	testutil.Edit(t, root, "clusters/dev/greeter.yaml", "name: greeter-chart", "name: missing")
-	before := len(cache)
+	before := cache.Len()
 	for range 2 {
 		e, cached, err := BuildTargetCached(ctx, root, target, Options{Offline: true}, cache)
 		if err != nil || cached || len(e.Findings) == 0 {
 			t.Fatalf("cached %t, findings %v, err %v: want a build with findings", cached, e.Findings, err)
 		}
 	}
-	if len(cache) != before {
+	if cache.Len() != before {
 		t.Error("a build with findings was kept")
 	}
 }

@@ -1,32 +1,13 @@
 package gitops
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/leynos/gitops-local/bootstrap/resultcache"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
-
-// countingResults is a result cache that counts its hits and stores.
-type countingResults struct {
-	c          *resultcache.Cache
-	hits, puts int
-}
-
-func (c *countingResults) Get(k [sha256.Size]byte) ([]byte, bool) {
-	data, ok := c.c.Get(k)
-	if ok {
-		c.hits++
-	}
-	return data, ok
-}
-
-func (c *countingResults) Put(k [sha256.Size]byte, data []byte) error {
-	c.puts++
-	return c.c.Put(k, data)
-}
 
 // TestResultsCacheFollowsTheEnvironment changes what an environment feeds
 // a release (a substitution variable in the values, a CRD elsewhere in the
@@ -75,13 +56,13 @@ func TestResultsCacheFollowsTheEnvironment(t *testing.T) {
 
 	baseRoot := repo(nil)
 	base := objects(t, baseRoot, Options{})
-	warmup := &countingResults{c: rc}
-	if got := objects(t, baseRoot, Options{Results: warmup}); got != base || warmup.puts != 2 {
-		t.Fatalf("first build with the cache: %d stores, want 2 (the render and the release); equal to a build without: %v", warmup.puts, got == base)
+	warmup := &testutil.CountingCache{Backing: rc}
+	if got := objects(t, baseRoot, Options{Results: warmup}); got != base || warmup.Puts() != 2 {
+		t.Fatalf("first build with the cache: %d stores, want 2 (the render and the release); equal to a build without: %v", warmup.Puts(), got == base)
 	}
-	again := &countingResults{c: rc}
-	if got := objects(t, repo(nil), Options{Results: again}); got != base || again.hits != 1 || again.puts != 0 {
-		t.Fatalf("the same environment again: %d hits, %d stores, equal: %v; want the release read back", again.hits, again.puts, got == base)
+	again := &testutil.CountingCache{Backing: rc}
+	if got := objects(t, repo(nil), Options{Results: again}); got != base || again.Hits() != 1 || again.Puts() != 0 {
+		t.Fatalf("the same environment again: %d hits, %d stores, equal: %v; want the release read back", again.Hits(), again.Puts(), got == base)
 	}
 
 	for _, tc := range []struct {
@@ -109,11 +90,11 @@ func TestResultsCacheFollowsTheEnvironment(t *testing.T) {
 			if fresh == base {
 				t.Fatal("the change does not change the build: the case proves nothing")
 			}
-			c := &countingResults{c: rc}
+			c := &testutil.CountingCache{Backing: rc}
 			opts := tc.opts
 			opts.Results = c
-			if got := objects(t, tc.root, opts); got != fresh || c.hits != tc.hits || c.puts != 2-tc.hits {
-				t.Fatalf("with the cache: %d hits, %d stores, equal to a build without: %v; want %d hits, %d stores, equal", c.hits, c.puts, got == fresh, tc.hits, 2-tc.hits)
+			if got := objects(t, tc.root, opts); got != fresh || c.Hits() != tc.hits || c.Puts() != 2-tc.hits {
+				t.Fatalf("with the cache: %d hits, %d stores, equal to a build without: %v; want %d hits, %d stores, equal", c.Hits(), c.Puts(), got == fresh, tc.hits, 2-tc.hits)
 			}
 		})
 	}

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -51,12 +52,12 @@ func RunKey(what, repoRoot string, targets []Target, opts Options) ([sha256.Size
 			return [sha256.Size]byte{}, err
 		}
 	}
-	for _, k := range slices.Sorted(mapKeys(opts.Vars)) {
+	for _, k := range slices.Sorted(maps.Keys(opts.Vars)) {
 		str(k)
 		str(opts.Vars[k])
 	}
 	str("sources")
-	for _, ref := range slices.SortedFunc(mapKeys(opts.Sources), func(a, b SourceRef) int { return strings.Compare(a.String(), b.String()) }) {
+	for _, ref := range slices.SortedFunc(maps.Keys(opts.Sources), func(a, b SourceRef) int { return strings.Compare(a.String(), b.String()) }) {
 		dir, err := filepath.Abs(opts.Sources[ref])
 		if err != nil {
 			return [sha256.Size]byte{}, err
@@ -68,7 +69,7 @@ func RunKey(what, repoRoot string, targets []Target, opts Options) ([sha256.Size
 		}
 	}
 	str("revisions")
-	for _, ref := range slices.SortedFunc(mapKeys(opts.Revisions), func(a, b SourceRef) int { return strings.Compare(a.String(), b.String()) }) {
+	for _, ref := range slices.SortedFunc(maps.Keys(opts.Revisions), func(a, b SourceRef) int { return strings.Compare(a.String(), b.String()) }) {
 		str(ref.String())
 		str(opts.Revisions[ref])
 	}
@@ -89,16 +90,6 @@ func RunKey(what, repoRoot string, targets []Target, opts Options) ([sha256.Size
 	var out [sha256.Size]byte
 	h.Sum(out[:0])
 	return out, nil
-}
-
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // maxHashedFile is the size past which treeDigest takes a file's size,

@@ -2,7 +2,6 @@ package render
 
 import (
 	"context"
-	"crypto/sha256"
 	"reflect"
 	"strings"
 	"testing"
@@ -11,35 +10,17 @@ import (
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 
 	"github.com/leynos/gitops-local/bootstrap/resultcache"
+	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
 
-// countingCache is a result cache that counts its hits and stores.
-type countingCache struct {
-	c          *resultcache.Cache
-	hits, puts int
-}
-
-func (c *countingCache) Get(k [sha256.Size]byte) ([]byte, bool) {
-	data, ok := c.c.Get(k)
-	if ok {
-		c.hits++
-	}
-	return data, ok
-}
-
-func (c *countingCache) Put(k [sha256.Size]byte, data []byte) error {
-	c.puts++
-	return c.c.Put(k, data)
-}
-
-func openCounting(t *testing.T, dir, tool string) *countingCache {
+func openCounting(t *testing.T, dir, tool string) *testutil.CountingCache {
 	t.Helper()
 	c, err := resultcache.Open(dir, resultcache.Options{ToolID: tool})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &countingCache{c: c}
+	return &testutil.CountingCache{Backing: c}
 }
 
 // cacheChartFiles is a chart whose output shows every input of a render:
@@ -133,11 +114,11 @@ func TestCacheKeyCoversEveryInput(t *testing.T) {
 	baseChart := loadFiles(t, cacheChartFiles)
 	base := render(t, baseChart, baseOpts, nil)
 	warm := openCounting(t, dir, "tool 1")
-	if got := render(t, baseChart, baseOpts, warm); !reflect.DeepEqual(got, base) || warm.puts != 1 {
-		t.Fatalf("first cached render: %d stores, equal to the uncached render: %v", warm.puts, reflect.DeepEqual(got, base))
+	if got := render(t, baseChart, baseOpts, warm); !reflect.DeepEqual(got, base) || warm.Puts() != 1 {
+		t.Fatalf("first cached render: %d stores, equal to the uncached render: %v", warm.Puts(), reflect.DeepEqual(got, base))
 	}
-	if got := render(t, loadFiles(t, cacheChartFiles), baseOpts, warm); !reflect.DeepEqual(got, base) || warm.hits != 1 {
-		t.Fatalf("the same chart, loaded again: %d hits, equal: %v", warm.hits, reflect.DeepEqual(got, base))
+	if got := render(t, loadFiles(t, cacheChartFiles), baseOpts, warm); !reflect.DeepEqual(got, base) || warm.Hits() != 1 {
+		t.Fatalf("the same chart, loaded again: %d hits, equal: %v", warm.Hits(), reflect.DeepEqual(got, base))
 	}
 
 	for _, tc := range cases {
@@ -158,11 +139,11 @@ func TestCacheKeyCoversEveryInput(t *testing.T) {
 				t.Fatal("the change does not change the render: the case proves nothing")
 			}
 			c := openCounting(t, dir, tool)
-			if got := render(t, ch, opts, c); c.hits != 0 || c.puts != 1 || !reflect.DeepEqual(got, fresh) {
-				t.Fatalf("after the change: %d hits, %d stores, equal to an uncached render: %v; want a miss, a store, equal", c.hits, c.puts, reflect.DeepEqual(got, fresh))
+			if got := render(t, ch, opts, c); c.Hits() != 0 || c.Puts() != 1 || !reflect.DeepEqual(got, fresh) {
+				t.Fatalf("after the change: %d hits, %d stores, equal to an uncached render: %v; want a miss, a store, equal", c.Hits(), c.Puts(), reflect.DeepEqual(got, fresh))
 			}
-			if got := render(t, loadFiles(t, files), opts, c); c.hits != 1 || !reflect.DeepEqual(got, fresh) {
-				t.Fatalf("again: %d hits, equal to an uncached render: %v; want a hit, equal", c.hits, reflect.DeepEqual(got, fresh))
+			if got := render(t, loadFiles(t, files), opts, c); c.Hits() != 1 || !reflect.DeepEqual(got, fresh) {
+				t.Fatalf("again: %d hits, equal to an uncached render: %v; want a hit, equal", c.Hits(), reflect.DeepEqual(got, fresh))
 			}
 		})
 	}
@@ -170,15 +151,15 @@ func TestCacheKeyCoversEveryInput(t *testing.T) {
 	t.Run("the limits", func(t *testing.T) {
 		c := openCounting(t, dir, "tool 1")
 		render(t, baseChart, with(func(o *Options) { o.Limits.MaxManifestBytes = 1 << 20 }), c)
-		if c.hits != 0 || c.puts != 1 {
-			t.Fatalf("another manifest bound: %d hits, %d stores; want a miss", c.hits, c.puts)
+		if c.Hits() != 0 || c.Puts() != 1 {
+			t.Fatalf("another manifest bound: %d hits, %d stores; want a miss", c.Hits(), c.Puts())
 		}
 		// Zero limits are the defaults: the same render.
 		render(t, baseChart, with(func(o *Options) {
 			o.Limits = Limits{Timeout: DefaultTimeout, MaxManifestBytes: DefaultMaxManifestBytes, MaxMemoryBytes: DefaultMaxMemoryBytes}
 		}), c)
-		if c.hits != 1 {
-			t.Fatalf("the default limits spelt out: %d hits, want 1", c.hits)
+		if c.Hits() != 1 {
+			t.Fatalf("the default limits spelt out: %d hits, want 1", c.Hits())
 		}
 	})
 }
@@ -199,8 +180,8 @@ func TestCachedRenderFailuresAndCorruption(t *testing.T) {
 			t.Fatal("a render over its manifest bound succeeded")
 		}
 	}
-	if c.puts != 0 || c.hits != 0 {
-		t.Fatalf("failed renders: %d stores, %d hits; want none", c.puts, c.hits)
+	if c.Puts() != 0 || c.Hits() != 0 {
+		t.Fatalf("failed renders: %d stores, %d hits; want none", c.Puts(), c.Hits())
 	}
 
 	opts := Options{Values: map[string]any{"big": int64(1)}, Cache: c}
@@ -215,14 +196,14 @@ func TestCachedRenderFailuresAndCorruption(t *testing.T) {
 	if err := c.Put(key, []byte("not a render")); err != nil {
 		t.Fatal(err)
 	}
-	c.puts = 0
+	c.ResetCounts()
 	got, err := Render(ctx, ch, opts)
-	if err != nil || !reflect.DeepEqual(got, want) || c.puts != 1 {
-		t.Fatalf("over an entry that does not decode: %v, %d stores, equal: %v; want a render, stored", err, c.puts, reflect.DeepEqual(got, want))
+	if err != nil || !reflect.DeepEqual(got, want) || c.Puts() != 1 {
+		t.Fatalf("over an entry that does not decode: %v, %d stores, equal: %v; want a render, stored", err, c.Puts(), reflect.DeepEqual(got, want))
 	}
 	start := time.Now()
-	if _, err := Render(ctx, ch, opts); err != nil || c.hits < 2 {
-		t.Fatalf("after the entry was replaced: %v, %d hits", err, c.hits)
+	if _, err := Render(ctx, ch, opts); err != nil || c.Hits() < 2 {
+		t.Fatalf("after the entry was replaced: %v, %d hits", err, c.Hits())
 	}
 	t.Logf("a cached render took %v", time.Since(start))
 }

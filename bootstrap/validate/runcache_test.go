@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,29 +15,6 @@ import (
 	"github.com/leynos/gitops-local/bootstrap/render"
 	"github.com/leynos/gitops-local/bootstrap/testutil"
 )
-
-// memCache is a result cache in memory.
-type memCache struct {
-	mu sync.Mutex
-	m  map[[sha256.Size]byte][]byte
-}
-
-func (c *memCache) Get(k [sha256.Size]byte) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[k]
-	return v, ok
-}
-
-func (c *memCache) Put(k [sha256.Size]byte, v []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[[sha256.Size]byte][]byte{}
-	}
-	c.m[k] = v
-	return nil
-}
 
 // reportRun is one validate run's inputs, over copies the test may change.
 type reportRun struct {
@@ -106,7 +82,7 @@ func (r *reportRun) validate(t *testing.T, cache render.ResultCache) (rep *Repor
 // and check again.
 func TestReportCacheHitsOnlyWhenNothingChanged(t *testing.T) {
 	r := newReportRun(t)
-	cache := &memCache{}
+	cache := &testutil.CountingCache{}
 	first, cached, _ := r.validate(t, cache)
 	if cached || !first.Clean() {
 		t.Fatalf("first run: cached %t, findings %v", cached, first.Findings)
@@ -185,14 +161,14 @@ func TestReportKeyHashesVariables(t *testing.T) {
 func TestReportCacheKeepsOnlyCleanReports(t *testing.T) {
 	r := newReportRun(t)
 	testutil.Edit(t, r.root, "clusters/dev/greeter.yaml", "name: greeter-chart", "name: missing-chart")
-	cache := &memCache{}
+	cache := &testutil.CountingCache{}
 	for range 2 {
 		rep, cached, _ := r.validate(t, cache)
 		if cached || rep.Clean() {
 			t.Fatalf("cached %t, findings %v: want a built report with findings", cached, rep.Findings)
 		}
 	}
-	if len(cache.m) != 0 {
+	if cache.Len() != 0 {
 		t.Errorf("a report with findings was stored")
 	}
 }
