@@ -12,6 +12,8 @@ import (
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	repo "helm.sh/helm/v4/pkg/repo/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/leynos/gitops-local/hack/benchtools"
 )
 
 // packageTestChart writes name-version.tgz into dir.
@@ -119,7 +121,7 @@ spec: {url: "oci://ghcr.io/x/manifests"}
 	if err != nil {
 		t.Fatal(err)
 	}
-	docs, err := decode(data)
+	docs, err := benchtools.DecodeYAML(data)
 	if err != nil || len(docs) != 3 {
 		t.Fatalf("rewritten file: %v, %d documents\n%s", err, len(docs), data)
 	}

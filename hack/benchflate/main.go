@@ -28,10 +28,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
 	"github.com/leynos/gitops-local/bootstrap/gitops"
@@ -40,15 +38,7 @@ import (
 	"github.com/leynos/gitops-local/hack/benchtools"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchflate:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchtools.Main("benchflate", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchflate", flag.ContinueOnError)

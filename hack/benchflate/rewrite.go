@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path"
@@ -12,10 +10,10 @@ import (
 	"slices"
 	"strings"
 
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
+	"github.com/leynos/gitops-local/hack/benchtools"
 )
 
 type obj = map[string]any
@@ -92,7 +90,7 @@ func rewriteFile(p string, e endpoints, ownCharts map[string]bool) error {
 	if err != nil {
 		return err
 	}
-	docs, err := decode(data)
+	docs, err := benchtools.DecodeYAML(data)
 	if err != nil {
 		return fmt.Errorf("%s: %w", p, err)
 	}
@@ -187,24 +185,6 @@ func addVarsConfigMap(dir string, override map[string]string) error {
 		return err
 	}
 	return os.WriteFile(kp, out, 0o644)
-}
-
-// decode splits a YAML stream into its non-empty documents.
-func decode(data []byte) ([]obj, error) {
-	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []obj
-	for {
-		var o obj
-		if err := d.Decode(&o); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if o != nil {
-			out = append(out, o)
-		}
-	}
 }
 
 func str(v any) string { s, _ := v.(string); return s }

@@ -25,10 +25,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/leynos/gitops-local/bootstrap/chartcache"
@@ -38,15 +36,7 @@ import (
 	"github.com/leynos/gitops-local/hack/benchtools"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchpipeline:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchtools.Main("benchpipeline", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchpipeline", flag.ContinueOnError)
@@ -204,7 +194,7 @@ func convertSchemas(ctx context.Context, dir, swaggerPath string, rendered [][]b
 	streams := append([][]byte{flux.ManifestYAML()}, rendered...)
 	seen := map[string]bool{}
 	for _, st := range streams {
-		docs, err := decode(st)
+		docs, err := benchtools.DecodeYAML(st)
 		if err != nil {
 			return c, err
 		}

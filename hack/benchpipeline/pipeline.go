@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path"
@@ -14,7 +13,6 @@ import (
 	"strings"
 
 	"github.com/fluxcd/pkg/envsubst"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
@@ -93,7 +91,7 @@ func (p *pipeline) run(ctx context.Context, env string) ([]byte, error) {
 	}
 	var all bytes.Buffer
 	all.Write(top)
-	docs, err := decode(top)
+	docs, err := benchtools.DecodeYAML(top)
 	if err != nil {
 		return nil, fmt.Errorf("overlay %s: %w", env, err)
 	}
@@ -114,7 +112,7 @@ func (p *pipeline) run(ctx context.Context, env string) ([]byte, error) {
 		}
 		all.WriteString("---\n")
 		all.WriteString(sub)
-		objs, err := decode([]byte(sub))
+		objs, err := benchtools.DecodeYAML([]byte(sub))
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
@@ -259,24 +257,6 @@ func (p *pipeline) chartOf(hr obj, objs []obj) (string, error) {
 	}
 	p.unpacked[f] = d
 	return d, nil
-}
-
-// decode splits a YAML stream into its non-empty documents.
-func decode(data []byte) ([]obj, error) {
-	d := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []obj
-	for {
-		var o obj
-		if err := d.Decode(&o); err != nil {
-			if errors.Is(err, io.EOF) {
-				return out, nil
-			}
-			return nil, err
-		}
-		if o != nil {
-			out = append(out, o)
-		}
-	}
 }
 
 func readVars(p string) (map[string]string, error) {

@@ -23,25 +23,15 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/leynos/gitops-local/bootstrap/gitops"
 	"github.com/leynos/gitops-local/hack/benchtools"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchvalidate:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchtools.Main("benchvalidate", run) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("benchvalidate", flag.ContinueOnError)
