@@ -16,33 +16,61 @@ const buildFormat = "gitops-local build v1"
 
 // BuildTargetCached is BuildTarget, with the environment read from cache
 // instead when everything the build reads (RunKey) is as in an earlier
-// build without findings; it reports whether it was. A build with findings
-// is never kept: a render stopped by its time bound depends on the
-// machine. A nil cache builds.
+// build without findings; it reports whether it was. A nil cache builds.
 func BuildTargetCached(ctx context.Context, repoRoot string, t Target, opts Options, cache render.ResultCache) (*Environment, bool, error) {
+	return CachedRun(ctx, cache, RunSpec[*Environment]{
+		What: buildFormat, RepoRoot: repoRoot, Targets: []Target{t}, Options: opts,
+		Run:    func() (*Environment, error) { return BuildTarget(ctx, repoRoot, t, opts) },
+		Clean:  func(e *Environment) bool { return len(e.Findings) == 0 },
+		Encode: encodeEnvironment,
+		Decode: decodeEnvironment,
+	})
+}
+
+// RunSpec is a run CachedRun may reuse: what it is (a format name, part of
+// its key), everything it reads, how to run it, which results may be
+// kept, and their encoding.
+type RunSpec[T any] struct {
+	What     string
+	RepoRoot string
+	Targets  []Target
+	Options  Options
+	Run      func() (T, error)
+	Clean    func(T) bool
+	Encode   func(T) ([]byte, error)
+	Decode   func([]byte) (T, error)
+}
+
+// CachedRun runs spec, or reads its result from cache when everything the
+// run reads (RunKey) is as in an earlier run whose result was clean; it
+// reports whether it did. Only clean results are kept (a finding can come
+// from a render stopped by its time bound, which depends on the machine),
+// and only when the inputs did not change while the run read them. A nil
+// cache runs.
+func CachedRun[T any](ctx context.Context, cache render.ResultCache, spec RunSpec[T]) (T, bool, error) {
 	if cache == nil {
-		e, err := BuildTarget(ctx, repoRoot, t, opts)
-		return e, false, err
+		r, err := spec.Run()
+		return r, false, err
 	}
-	key, keyErr := RunKey(buildFormat, repoRoot, []Target{t}, opts)
+	key, keyErr := RunKey(spec.What, spec.RepoRoot, spec.Targets, spec.Options)
 	if keyErr == nil {
 		if data, ok := cache.Get(key); ok {
-			if e, err := decodeEnvironment(data); err == nil && len(e.Findings) == 0 {
-				return e, true, nil
+			if r, err := spec.Decode(data); err == nil && spec.Clean(r) {
+				return r, true, nil
 			}
 		}
 	}
-	e, err := BuildTarget(ctx, repoRoot, t, opts)
-	if err != nil || keyErr != nil || ctx.Err() != nil || len(e.Findings) > 0 {
-		return e, false, err
+	// An input that cannot be read is for the run to report.
+	r, err := spec.Run()
+	if err != nil || keyErr != nil || ctx.Err() != nil || !spec.Clean(r) {
+		return r, false, err
 	}
-	// The inputs must not have changed while the build read them.
-	if again, err := RunKey(buildFormat, repoRoot, []Target{t}, opts); err == nil && again == key {
-		if data, err := encodeEnvironment(e); err == nil {
-			_ = cache.Put(key, data) // a build not stored is only slower next time
+	if again, err := RunKey(spec.What, spec.RepoRoot, spec.Targets, spec.Options); err == nil && again == key {
+		if data, err := spec.Encode(r); err == nil {
+			_ = cache.Put(key, data) // a result not stored is only slower next time
 		}
 	}
-	return e, false, nil
+	return r, false, nil
 }
 
 // cachedEnvironment is an Environment as the cache holds it: objects with
